@@ -1,0 +1,193 @@
+"""The one reduction contract that every lossjax loss goes through.
+
+Every loss computes per-example values and hands them to :func:`reduce_loss`
+together with the caller's ``reduction``, ``weights``, ``where`` and
+``axis_name``. No loss re-implements weighting, masking or the global mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lossjax import _checks
+
+AxisName = Hashable | Sequence[Hashable]
+
+
+def _check_per_example(name: str, x: jax.Array, shape: tuple[int, ...]) -> None:
+    """Weights/masks are a scalar or of the per-example rank with sizes that divide it.
+
+    Right-aligned NumPy broadcasting of a lower-rank array is refused on purpose:
+    a ``(N,)`` weight against ``(N, D)`` values would silently weight the ``D``
+    axis. Size-1 axes of the same rank broadcast as usual.
+    """
+    if x.ndim == 0:
+        return
+    ok = x.ndim == len(shape) and all(s in (1, t) for s, t in zip(x.shape, shape, strict=True))
+    if not ok:
+        raise ValueError(
+            f"lossjax: `{name}` must be a scalar or broadcastable to the per-example loss "
+            f"shape {tuple(shape)} with the same rank (size-1 axes broadcast), got "
+            f"{name}.shape={tuple(x.shape)}. Add the missing axes explicitly, e.g. "
+            f"`{name}[..., None]`."
+        )
+
+
+def prepare_where(where: Any, shape: tuple[int, ...]) -> jax.Array | None:
+    """Validates a ``where`` mask and broadcasts it to the per-example ``shape``."""
+    if where is None:
+        return None
+    where = _checks.as_array("where", where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(
+            f"lossjax: `where` must be a boolean mask, got {where.dtype}{list(where.shape)}. "
+            "Use `weights` for real-valued weights."
+        )
+    _check_per_example("where", where, shape)
+    return jnp.broadcast_to(where, shape)
+
+
+def mask_inputs(where: jax.Array | None, x: jax.Array, fill: Any, *, axis: int | None = None):
+    """Replaces the entries of ``x`` that ``where`` removes by a harmless ``fill``.
+
+    This is what keeps masked entries from leaking NaN: if a removed entry holds
+    NaN or inf, computing the loss on it and multiplying by zero afterwards
+    would still give ``0 * nan = nan`` in the value or the gradient. Replacing
+    the input first makes both the value and the gradient exactly zero there.
+
+    ``where`` has the per-example shape; ``axis`` is the position of an extra
+    class/feature axis that ``x`` has and ``where`` lacks.
+    """
+    if where is None:
+        return x
+    mask = where if axis is None else jnp.expand_dims(where, axis)
+    return jnp.where(mask, x, jnp.asarray(fill, dtype=x.dtype))
+
+
+def reduce_loss(
+    values: jax.Array,
+    *,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Reduces per-example loss values: the contract shared by every lossjax loss.
+
+    With per-example losses :math:`l_i`, weights :math:`w_i` (1 when not given)
+    and a mask :math:`m_i` (``where``; 1 when not given):
+
+    .. math::
+
+        \text{mean} = \frac{\sum_i m_i w_i l_i}{\sum_i m_i w_i}, \qquad
+        \text{sum} = \sum_i m_i w_i l_i, \qquad
+        \text{none}_i = m_i w_i l_i .
+
+    * Entries removed by ``where`` contribute exactly nothing, to the value and
+      to the gradient, even when the loss or the weight there is NaN or inf.
+    * When nothing is kept (or the kept weights sum to 0) the mean is 0 with a
+      zero gradient, never NaN.
+    * With ``axis_name`` (names bound by ``jax.shard_map`` or ``jax.pmap``) the
+      numerator and the denominator are summed over devices separately, so the
+      result is the exact global mean of the whole batch, and so is its
+      gradient. A mean of per-device means (``pmean``) is wrong as soon as the
+      devices keep different numbers or weights of examples.
+
+    Comparison with other libraries: this is PyTorch's ``CrossEntropyLoss``
+    convention (class weights and ``ignore_index`` enter the numerator and the
+    denominator), applied uniformly to every loss and every kind of weight.
+    Keras's ``sum_over_batch_size`` divides the weighted sum by the number of
+    entries instead of the sum of weights, and optax returns unreduced values.
+    Under ``jax.jit`` with sharded inputs (GSPMD) no ``axis_name`` is needed:
+    the sums are already global.
+
+    Args:
+        values: per-example loss values, a floating array of any shape.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+        weights: optional non-negative weights, a scalar or an array with the
+            rank of ``values`` whose axes are 1 or equal to those of ``values``.
+        where: optional boolean mask of the same form; ``False`` removes an entry.
+        axis_name: optional mapped axis name (or tuple of names) to reduce over.
+
+    Returns:
+        A scalar for ``"mean"`` and ``"sum"``, an array shaped like ``values``
+        for ``"none"`` (removed entries are 0; ``axis_name`` is not used).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lossjax import reduce_loss
+        >>> l = jnp.array([1.0, 2.0, 30.0])
+        >>> reduce_loss(l, weights=jnp.array([1.0, 3.0, 0.0]))
+        Array(1.75, dtype=float32)
+        >>> reduce_loss(l, where=jnp.array([True, True, False]), reduction="sum")
+        Array(3., dtype=float32)
+    """
+    _checks.check_reduction(reduction)
+    values = _checks.check_floating("values", values)
+    shape = tuple(values.shape)
+    where = prepare_where(where, shape)
+    if weights is not None:
+        weights = _checks.check_real("weights", weights)
+        _check_per_example("weights", weights, shape)
+        weights = jnp.broadcast_to(weights.astype(values.dtype), shape)
+    if where is not None:
+        # Select, never multiply: 0 * nan would leak through.
+        values = jnp.where(where, values, jnp.zeros((), values.dtype))
+        if weights is not None:
+            weights = jnp.where(where, weights, jnp.zeros((), values.dtype))
+
+    weighted = values if weights is None else values * weights
+    if reduction == "none":
+        return weighted
+
+    numerator = jnp.sum(weighted)
+    if axis_name is not None:
+        numerator = jax.lax.psum(numerator, axis_name)
+    if reduction == "sum":
+        return numerator
+
+    if weights is not None:
+        denominator = jnp.sum(weights)
+    elif where is not None:
+        denominator = jnp.sum(where, dtype=values.dtype)
+    else:
+        denominator = jnp.asarray(values.size, values.dtype)
+    if axis_name is not None:
+        denominator = jax.lax.psum(denominator, axis_name)
+    nonzero = denominator != 0
+    # Double `where`: the division never sees 0, so its gradient is never NaN.
+    safe = jnp.where(nonzero, denominator, jnp.ones((), values.dtype))
+    return jnp.where(nonzero, numerator / safe, jnp.zeros((), values.dtype))
+
+
+def prepare_pair(
+    name_a: str,
+    a: Any,
+    name_b: str,
+    b: Any,
+    where: Any,
+    *,
+    fill_a: float = 0.0,
+    fill_b: float = 0.0,
+    b_may_be_integer: bool = True,
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """The common front of the elementwise losses (regression and binary).
+
+    Checks that ``a`` is floating and ``b`` real (integer or bool labels are
+    allowed when ``b_may_be_integer``), that both have the same shape, casts
+    both to the compute dtype (at least float32) and replaces the entries that
+    ``where`` removes by ``fill_a``/``fill_b`` (see :func:`mask_inputs`).
+
+    Returns ``(a, b, where)`` with ``where`` broadcast to the shape, or None.
+    """
+    a = _checks.check_floating(name_a, a)
+    b = _checks.check_real(name_b, b) if b_may_be_integer else _checks.check_floating(name_b, b)
+    _checks.check_same_shape(name_a, a, name_b, b)
+    dtype = _checks.compute_dtype(a, b)
+    a, b = a.astype(dtype), b.astype(dtype)
+    where = prepare_where(where, tuple(a.shape))
+    return mask_inputs(where, a, fill_a), mask_inputs(where, b, fill_b), where

@@ -1,0 +1,34 @@
+"""Test configuration: make mistakes loud, and give JAX 8 virtual CPU devices.
+
+The device count must be set before JAX initialises its backend, so it is set
+here, before anything imports jax.
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax
+import pytest
+from hypothesis import HealthCheck, settings
+
+# No silent rank broadcasting anywhere in lossjax or in the tests.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+settings.register_profile(
+    "ci",
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("ci")
+
+
+@pytest.fixture
+def x64():
+    """Runs a test with float64 enabled (float64 inputs stay float64)."""
+    with jax.enable_x64(True):
+        yield
