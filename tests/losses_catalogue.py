@@ -1,0 +1,180 @@
+"""One list of every public loss with small valid inputs, shared by the tests
+that check each loss under JAX transformations, sharding and the registry.
+
+Each entry builds a batched call: the arrays in ``mapped`` have a leading axis
+of size B and every slice along it is a complete, valid call of the loss; the
+arrays in ``fixed`` are the same for every slice (centroids, a weight matrix).
+``merge`` folds the leading axis into the examples for losses whose examples are
+independent, so ``reduction="none"`` on the merged call gives one value per
+(slice, example).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+import lossjax
+
+B, R = 3, 4  # slices, examples per slice
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    name: str
+    fn_name: str  # public name in lossjax
+    # make(rng) -> (positional arrays with leading axis B, in_axes, kwargs)
+    make: Callable[[np.random.Generator], tuple[tuple[Any, ...], tuple[Any, ...], dict]]
+    smooth: bool = True  # twice differentiable at generic points (check_grads order 2)
+    independent: bool = True  # examples independent (no in-batch negatives)
+    diff_args: tuple[int, ...] = (0,)  # positional args to differentiate
+    # False for a loss whose derivative is a custom_vjp by design (no forward mode).
+    forward_mode: bool = True
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        return getattr(lossjax, self.fn_name)
+
+    def __repr__(self):
+        return self.name
+
+
+def _normal(rng, *shape, scale=1.0):
+    return (rng.normal(size=shape) * scale).astype(np.float32)
+
+
+def _pair(scale=1.0):
+    return lambda rng: ((_normal(rng, B, R, scale=scale), _normal(rng, B, R)), (0, 0), {})
+
+
+def _binary(rng):
+    return (
+        (_normal(rng, B, R, scale=2.0), (rng.uniform(size=(B, R)) < 0.5).astype(np.float32)),
+        (0, 0),
+        {},
+    )
+
+
+def _soft_binary(rng):
+    return (
+        (_normal(rng, B, R, scale=2.0), rng.uniform(0.05, 0.95, size=(B, R)).astype(np.float32)),
+        (0, 0),
+        {},
+    )
+
+
+K = 5
+
+
+def _probs(rng):
+    p = rng.dirichlet(np.ones(K), size=(B, R)).astype(np.float32)
+    return p
+
+
+def _cce(rng):
+    return (_normal(rng, B, R, K, scale=2.0), _probs(rng)), (0, 0), {}
+
+
+def _sparse(rng):
+    return (
+        (_normal(rng, B, R, K, scale=2.0), rng.integers(0, K, size=(B, R)).astype(np.int32)),
+        (0, 0),
+        {},
+    )
+
+
+def _kmeans(rng):
+    return (_normal(rng, B, R, 2, scale=2.0), _normal(rng, 3, 2)), (0, None), {}
+
+
+def _reconstruction(rng):
+    return (_normal(rng, B, R, 6), rng.uniform(size=(B, R, 6)).astype(np.float32)), (0, 0), {}
+
+
+def _contrastive(rng):
+    a, b = _normal(rng, B, R, 3), _normal(rng, B, R, 3)
+    return (a, b, (rng.uniform(size=(B, R)) < 0.5).astype(np.float32)), (0, 0, 0), {"margin": 3.0}
+
+
+def _info_nce(rng):
+    return (_normal(rng, B, R, 3), _normal(rng, B, R, 3)), (0, 0), {"temperature": 0.5}
+
+
+def _linear_ce(rng):
+    return (
+        (
+            _normal(rng, B, R, 6),
+            _normal(rng, 6, 11, scale=0.5),
+            rng.integers(0, 11, size=(B, R)).astype(np.int32),
+        ),
+        (0, None, 0),
+        {"block_size": 4},
+    )
+
+
+def _with(kwargs, make):
+    def wrapped(rng):
+        args, axes, kw = make(rng)
+        return args, axes, {**kw, **kwargs}
+
+    return wrapped
+
+
+CATALOGUE = [
+    Spec("mean_squared_error", "mean_squared_error", _pair()),
+    Spec("mean_absolute_error", "mean_absolute_error", _pair(), smooth=False),
+    Spec("huber_loss", "huber_loss", _with({"delta": 0.5}, _pair(2.0)), smooth=False),
+    Spec("log_cosh_loss", "log_cosh_loss", _pair(2.0)),
+    Spec("binary_cross_entropy", "binary_cross_entropy", _soft_binary),
+    Spec("hinge_loss", "hinge_loss", _binary, smooth=False),
+    Spec("focal_loss", "focal_loss", _with({"gamma": 2.0, "alpha": 0.25}, _binary)),
+    Spec(
+        "categorical_cross_entropy",
+        "categorical_cross_entropy",
+        _with({"label_smoothing": 0.1}, _cce),
+    ),
+    Spec(
+        "sparse_categorical_cross_entropy",
+        "sparse_categorical_cross_entropy",
+        _with({"label_smoothing": 0.1}, _sparse),
+    ),
+    Spec("categorical_focal_loss", "categorical_focal_loss", _with({"gamma": 2.0}, _sparse)),
+    Spec("kl_divergence", "kl_divergence", _cce, diff_args=(0, 1)),
+    Spec("kmeans_loss", "kmeans_loss", _kmeans, diff_args=(0, 1)),
+    Spec("reconstruction_loss", "reconstruction_loss", _reconstruction),
+    Spec("reconstruction_loss_bce", "reconstruction_loss", _with({"kind": "bce"}, _reconstruction)),
+    Spec("contrastive_loss", "contrastive_loss", _contrastive, diff_args=(0, 1)),
+    Spec("info_nce_loss", "info_nce_loss", _info_nce, independent=False, diff_args=(0, 1)),
+    Spec(
+        "linear_cross_entropy",
+        "linear_cross_entropy",
+        _linear_ce,
+        diff_args=(0, 1),
+        forward_mode=False,
+    ),
+]
+
+
+def slice_args(args, in_axes, b):
+    return tuple(a if ax is None else a[b] for a, ax in zip(args, in_axes, strict=True))
+
+
+def merge_args(args, in_axes):
+    """Folds the leading slice axis into the example axis."""
+    return tuple(
+        a if ax is None else a.reshape((-1, *a.shape[2:]))
+        for a, ax in zip(args, in_axes, strict=True)
+    )
+
+
+def per_example_shape(args, in_axes):
+    """Shape of one slice's per-example losses: (R,)."""
+    return (R,)
+
+
+def as_jnp(args):
+    return tuple(jnp.asarray(a) for a in args)

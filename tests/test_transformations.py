@@ -1,0 +1,193 @@
+"""Every public loss, parametrised over one catalogue, under JAX transformations.
+
+What a user does with a loss -- ``jit``, ``vmap`` for per-example losses,
+``grad``, ``jvp``, ``hessian``, ``checkpoint``, low-precision inputs, masks --
+must work for every loss the same way. The catalogue lives in
+``losses_catalogue.py`` so the sharding tests use the same list.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+from losses_catalogue import B, CATALOGUE, R, as_jnp, merge_args, slice_args
+
+pytestmark = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+
+
+def _setup(spec, seed=0):
+    args, in_axes, kwargs = spec.make(np.random.default_rng(seed))
+    return as_jnp(args), in_axes, kwargs
+
+
+def _first_slice(spec, seed=0):
+    args, in_axes, kwargs = _setup(spec, seed)
+    return slice_args(args, in_axes, 0), kwargs
+
+
+def test_jit_matches_eager(spec):
+    args, kwargs = _first_slice(spec)
+    eager = spec.fn(*args, **kwargs)
+    jitted = jax.jit(lambda *a: spec.fn(*a, **kwargs))(*args)
+    assert eager.shape == () and eager.dtype == jnp.float32
+    np.testing.assert_allclose(jitted, eager, rtol=1e-6)
+
+
+def test_reductions_agree(spec):
+    args, kwargs = _first_slice(spec)
+    none = spec.fn(*args, reduction="none", **kwargs)
+    assert none.shape == (R,)
+    np.testing.assert_allclose(spec.fn(*args, reduction="sum", **kwargs), none.sum(), rtol=1e-6)
+    np.testing.assert_allclose(spec.fn(*args, **kwargs), none.mean(), rtol=1e-6)
+
+
+def test_vmap_matches_a_python_loop(spec):
+    args, in_axes, kwargs = _setup(spec)
+    mapped = jax.vmap(lambda *a: spec.fn(*a, **kwargs), in_axes=in_axes)(*args)
+    loop = [spec.fn(*slice_args(args, in_axes, b), **kwargs) for b in range(B)]
+    np.testing.assert_allclose(mapped, loop, rtol=1e-6)
+
+
+def test_vmapped_mean_matches_none_row_by_row(spec):
+    if not spec.independent:
+        pytest.skip("in-batch negatives: a slice is not a set of independent examples")
+    args, in_axes, kwargs = _setup(spec)
+    mapped = jax.vmap(lambda *a: spec.fn(*a, **kwargs), in_axes=in_axes)(*args)
+    none = spec.fn(*merge_args(args, in_axes), reduction="none", **kwargs)
+    np.testing.assert_allclose(mapped, np.asarray(none).reshape(B, R).mean(axis=1), rtol=1e-6)
+
+
+def test_per_example_gradients_with_vmap(spec):
+    """Per-example gradients (DP-SGD style): vmap(grad) over examples of one slice."""
+    if not spec.independent:
+        pytest.skip("in-batch negatives")
+    args, in_axes, kwargs = _setup(spec)
+    merged = merge_args(args, in_axes)
+
+    def one(*example):
+        expanded = tuple(
+            a if ax is None else a[None] for a, ax in zip(example, in_axes, strict=True)
+        )
+        return spec.fn(*expanded, **kwargs)
+
+    per_example = jax.vmap(jax.grad(one), in_axes=in_axes)(*merged)
+    total = jax.grad(lambda a0: spec.fn(a0, *merged[1:], reduction="sum", **kwargs))(merged[0])
+    np.testing.assert_allclose(per_example, total, rtol=1e-5, atol=1e-6)
+
+
+def _diff_fn(spec, args, kwargs):
+    def f(*diffs):
+        full = list(args)
+        for i, d in zip(spec.diff_args, diffs, strict=True):
+            full[i] = d
+        return spec.fn(*full, **kwargs)
+
+    return f, tuple(args[i] for i in spec.diff_args)
+
+
+def _needs_forward_mode(spec):
+    if not spec.forward_mode:
+        pytest.skip(
+            "custom_vjp by design (the fused loss never stores its logits): reverse mode only"
+        )
+
+
+def test_forward_and_reverse_mode_agree(spec):
+    _needs_forward_mode(spec)
+    args, kwargs = _first_slice(spec)
+    f, primals = _diff_fn(spec, args, kwargs)
+    grads = jax.grad(f, argnums=tuple(range(len(primals))))(*primals)
+    rng = np.random.default_rng(1)
+    tangents = tuple(jnp.asarray(rng.normal(size=p.shape), p.dtype) for p in primals)
+    value, tangent_out = jax.jvp(f, primals, tangents)
+    np.testing.assert_allclose(value, f(*primals), rtol=1e-6)
+    expected = sum(jnp.vdot(g, t) for g, t in zip(grads, tangents, strict=True))
+    np.testing.assert_allclose(tangent_out, expected, rtol=1e-4, atol=1e-6)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+
+
+def test_hessian_is_finite_and_symmetric(spec):
+    _needs_forward_mode(spec)
+    args, kwargs = _first_slice(spec)
+    f, primals = _diff_fn(spec, args, kwargs)
+    first = lambda x: f(x, *primals[1:])  # noqa: E731
+    hess = np.asarray(jax.hessian(first)(primals[0])).reshape(primals[0].size, -1)
+    assert np.all(np.isfinite(hess))
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_gives_the_same_gradient(spec):
+    args, kwargs = _first_slice(spec)
+    f, primals = _diff_fn(spec, args, kwargs)
+    plain = jax.grad(f)(*primals)
+    remat = jax.grad(jax.checkpoint(f))(*primals)
+    np.testing.assert_allclose(remat, plain, rtol=1e-6)
+
+
+def test_check_grads_in_float64(spec, x64):
+    args, kwargs = _first_slice(spec)
+    args = tuple(
+        a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in args
+    )
+    f, primals = _diff_fn(spec, args, kwargs)
+    assert f(*primals).dtype == jnp.float64
+    order = 2 if spec.smooth and spec.forward_mode else 1
+    modes = ["fwd", "rev"] if spec.forward_mode else ["rev"]
+    check_grads(f, primals, order=order, modes=modes, eps=1e-6, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_inputs_compute_in_float32(spec, dtype):
+    args, kwargs = _first_slice(spec)
+    low = tuple(a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in args)
+    out = spec.fn(*low, **kwargs)
+    assert out.dtype == jnp.float32
+    upcast = tuple(
+        a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in low
+    )
+    np.testing.assert_allclose(out, spec.fn(*upcast, **kwargs), rtol=1e-5)
+
+
+def test_everything_masked_gives_zero_and_zero_gradient(spec):
+    args, kwargs = _first_slice(spec)
+    f, primals = _diff_fn(spec, args, {**kwargs, "where": jnp.zeros(R, bool)})
+    value, grad = jax.value_and_grad(f)(*primals)
+    assert value == 0.0
+    np.testing.assert_array_equal(grad, np.zeros(grad.shape))
+
+
+def test_nan_behind_the_mask_contributes_nothing(spec):
+    args, kwargs = _first_slice(spec)
+    where = jnp.array([True, False, True, True])
+    poisoned = list(args)
+    poisoned[0] = args[0].at[1].set(jnp.nan)
+    clean_value = spec.fn(*args, where=where, **kwargs)
+    value, grad = jax.value_and_grad(lambda x: spec.fn(x, *poisoned[1:], where=where, **kwargs))(
+        poisoned[0]
+    )
+    np.testing.assert_allclose(value, clean_value, rtol=1e-6)
+    assert np.all(np.asarray(grad[1]) == 0.0)
+    assert np.all(np.isfinite(grad))
+
+
+def test_weights_enter_numerator_and_denominator(spec):
+    args, kwargs = _first_slice(spec)
+    weights = jnp.array([0.5, 2.0, 0.0, 1.5])
+    none = np.asarray(spec.fn(*args, reduction="none", **kwargs), np.float64)
+    got = spec.fn(*args, weights=weights, **kwargs)
+    w = np.asarray(weights, np.float64)
+    np.testing.assert_allclose(got, (w * none).sum() / w.sum(), rtol=1e-6)
+
+
+def test_hyperparameters_are_keyword_only(spec):
+    args, kwargs = _first_slice(spec)
+    with pytest.raises(TypeError):
+        spec.fn(*args, "mean")
+
+
+def test_docstring_has_formula_args_returns_example(spec):
+    doc = spec.fn.__doc__ or ""
+    for section in ("Args:", "Returns:", "Example", ">>>"):
+        assert section in doc, f"{spec.name} docstring lacks {section!r}"
+    assert ".. math::" in doc or ":math:" in doc, f"{spec.name} docstring lacks a formula"
