@@ -28,10 +28,39 @@ __all__ += ["huber_loss", "log_cosh_loss", "mean_absolute_error", "mean_squared_
 # (block owned by the multiclass helper)
 
 # -- unsupervised (lossjax/_unsupervised.py) -------------------------------------
-# (block owned by the unsupervised helper)
+from lossjax._unsupervised import contrastive_loss as contrastive_loss
+from lossjax._unsupervised import info_nce_loss as info_nce_loss
+from lossjax._unsupervised import kmeans_loss as kmeans_loss
+from lossjax._unsupervised import reconstruction_loss as reconstruction_loss
+
+__all__ += ["contrastive_loss", "info_nce_loss", "kmeans_loss", "reconstruction_loss"]
 
 # -- fused large-vocabulary cross-entropy (lossjax/_linear_cross_entropy.py) -----
-# (block owned by the linear cross-entropy helper)
+from lossjax._linear_cross_entropy import linear_cross_entropy as linear_cross_entropy
+
+__all__ += ["linear_cross_entropy"]
 
 # -- regularization (lossjax/_regularization.py, lossjax/masks.py) ---------------
-# (block owned by the regularization helper)
+from lossjax import masks as masks
+from lossjax._regularization import add_elastic_net as add_elastic_net
+from lossjax._regularization import add_l1 as add_l1
+from lossjax._regularization import add_l2 as add_l2
+from lossjax._regularization import elastic_net_penalty as elastic_net_penalty
+from lossjax._regularization import l1_penalty as l1_penalty
+from lossjax._regularization import l2_penalty as l2_penalty
+from lossjax._regularization import proximal_l1 as proximal_l1
+from lossjax._regularization import regularized as regularized
+from lossjax._regularization import soft_threshold as soft_threshold
+
+__all__ += [
+    "add_elastic_net",
+    "add_l1",
+    "add_l2",
+    "elastic_net_penalty",
+    "l1_penalty",
+    "l2_penalty",
+    "masks",
+    "proximal_l1",
+    "regularized",
+    "soft_threshold",
+]

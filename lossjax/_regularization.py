@@ -422,11 +422,11 @@ def add_l1(strength: Any, *, mask: Mask = None) -> optax.GradientTransformation:
 
     Example:
         >>> import jax.numpy as jnp, optax, lossjax
-        >>> tx = optax.chain(lossjax.add_l1(0.1), optax.sgd(1.0))
+        >>> tx = lossjax.add_l1(0.1)
         >>> params = {"w": jnp.array([2.0, 0.0, -2.0])}
-        >>> updates, _ = tx.update({"w": jnp.zeros(3)}, tx.init(params), params)
+        >>> updates, _ = tx.update({"w": jnp.ones(3)}, tx.init(params), params)
         >>> updates["w"]
-        Array([-0.1,  0. ,  0.1], dtype=float32)
+        Array([1.1, 1. , 0.9], dtype=float32)
     """
     _check_strength("strength", strength)
     return _additive_transform("add_l1", strength, mask, jnp.sign)

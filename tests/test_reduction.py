@@ -62,7 +62,9 @@ def test_removed_entries_contribute_nothing_even_when_nan(reduction):
     value, grad = jax.value_and_grad(f)(values)
     assert np.isfinite(value)
     clean = np.where(WHERE, VALUES, 0.0)
-    np.testing.assert_allclose(value, np.sum(_np_reduce(clean, np.where(WHERE, WEIGHTS, 0.0), WHERE, reduction)), rtol=1e-6)
+    np.testing.assert_allclose(
+        value, np.sum(_np_reduce(clean, np.where(WHERE, WEIGHTS, 0.0), WHERE, reduction)), rtol=1e-6
+    )
     assert np.all(np.asarray(grad)[~WHERE] == 0.0)
     assert np.all(np.isfinite(grad))
 
@@ -89,7 +91,10 @@ def test_gradient_of_weighted_mean():
 
 
 def test_output_dtype_follows_values():
-    assert reduce_loss(jnp.ones(3, jnp.float32), weights=jnp.ones(3, jnp.bfloat16)).dtype == jnp.float32
+    assert (
+        reduce_loss(jnp.ones(3, jnp.float32), weights=jnp.ones(3, jnp.bfloat16)).dtype
+        == jnp.float32
+    )
 
 
 @given(
@@ -112,12 +117,16 @@ def test_property_mean_is_convex_combination(values, seed):
 
 
 def test_unknown_reduction_is_an_error():
-    with pytest.raises(ValueError, match=r"`reduction` must be one of 'mean', 'sum', 'none'; got 'avg'"):
+    with pytest.raises(
+        ValueError, match=r"`reduction` must be one of 'mean', 'sum', 'none'; got 'avg'"
+    ):
         reduce_loss(jnp.ones(3), reduction="avg")
 
 
 def test_weights_of_lower_rank_are_not_silently_right_aligned():
-    with pytest.raises(ValueError, match=r"`weights` .* per-example loss shape \(2, 3\).*weights.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"`weights` .* per-example loss shape \(2, 3\).*weights.shape=\(3,\)"
+    ):
         reduce_loss(jnp.ones((2, 3)), weights=jnp.ones(3))
 
 

@@ -70,7 +70,9 @@ def test_match_scikit_learn_metrics():
 
 def test_match_optax():
     np.testing.assert_allclose(
-        lossjax.mean_squared_error(PRED, TARG, reduction="none"), optax.losses.squared_error(PRED, TARG), rtol=1e-6
+        lossjax.mean_squared_error(PRED, TARG, reduction="none"),
+        optax.losses.squared_error(PRED, TARG),
+        rtol=1e-6,
     )
     np.testing.assert_allclose(
         lossjax.huber_loss(PRED, TARG, delta=0.7, reduction="none"),
@@ -78,7 +80,9 @@ def test_match_optax():
         rtol=1e-6,
     )
     np.testing.assert_allclose(
-        lossjax.log_cosh_loss(PRED, TARG, reduction="none"), optax.losses.log_cosh(PRED, TARG), rtol=1e-5
+        lossjax.log_cosh_loss(PRED, TARG, reduction="none"),
+        optax.losses.log_cosh(PRED, TARG),
+        rtol=1e-5,
     )
 
 
@@ -87,7 +91,9 @@ def test_huber_regimes_and_gradient_is_clipped_error(delta):
     e = np.array([-10.0, -delta, -0.3 * delta, 0.0, 0.3 * delta, delta, 10.0], np.float32)
     values = lossjax.huber_loss(e, np.zeros_like(e), delta=delta, reduction="none")
     np.testing.assert_allclose(values, np_huber(e.astype(np.float64), delta), rtol=1e-6)
-    grad = jax.grad(lambda p: lossjax.huber_loss(p, np.zeros_like(e), delta=delta, reduction="sum"))(e)
+    grad = jax.grad(
+        lambda p: lossjax.huber_loss(p, np.zeros_like(e), delta=delta, reduction="sum")
+    )(e)
     np.testing.assert_allclose(grad, np.clip(e, -delta, delta), rtol=1e-6)
 
 
@@ -103,7 +109,26 @@ def test_huber_delta_is_differentiable_and_vmappable():
 
 
 ERRORS = np.array(
-    [1e-8, -3e-8, 1e-6, 1e-4, 3e-3, 0.1, 0.5, 0.999, 1.0, 1.001, 2.0, 10.0, 44.0, 90.0, 1e3, 1e8, 1e20, 1e30],
+    [
+        1e-8,
+        -3e-8,
+        1e-6,
+        1e-4,
+        3e-3,
+        0.1,
+        0.5,
+        0.999,
+        1.0,
+        1.001,
+        2.0,
+        10.0,
+        44.0,
+        90.0,
+        1e3,
+        1e8,
+        1e20,
+        1e30,
+    ],
     np.float32,
 )
 
@@ -119,11 +144,17 @@ def test_log_cosh_accurate_from_1e_minus_8_to_1e30():
 def test_log_cosh_forward_mode_and_hessian():
     e = jnp.asarray(ERRORS[:12])
     zeros = jnp.zeros_like(e)
-    _, tangent = jax.jvp(lambda p: lossjax.log_cosh_loss(p, zeros, reduction="none"), (e,), (jnp.ones_like(e),))
+    _, tangent = jax.jvp(
+        lambda p: lossjax.log_cosh_loss(p, zeros, reduction="none"), (e,), (jnp.ones_like(e),)
+    )
     np.testing.assert_allclose(tangent, np.tanh(ERRORS[:12].astype(np.float64)), rtol=1e-6)
     hess = jax.hessian(lambda p: lossjax.log_cosh_loss(p, zeros, reduction="sum"))(e)
-    np.testing.assert_allclose(np.diag(hess), 1 / np.cosh(ERRORS[:12].astype(np.float64)) ** 2, rtol=1e-5, atol=1e-7)
-    check_grads(lambda p: lossjax.log_cosh_loss(p, zeros[:6]), (e[5:11],), order=2, modes=["fwd", "rev"])
+    np.testing.assert_allclose(
+        np.diag(hess), 1 / np.cosh(ERRORS[:12].astype(np.float64)) ** 2, rtol=1e-5, atol=1e-7
+    )
+    check_grads(
+        lambda p: lossjax.log_cosh_loss(p, zeros[:6]), (e[5:11],), order=2, modes=["fwd", "rev"]
+    )
 
 
 def test_log_cosh_in_float64(x64):

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
-from losses_catalogue import B, CATALOGUE, R, as_jnp, merge_args, slice_args
+from losses_catalogue import CATALOGUE, B, R, as_jnp, merge_args, slice_args
 
 pytestmark = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
 
@@ -181,7 +181,7 @@ def test_weights_enter_numerator_and_denominator(spec):
 
 
 def test_hyperparameters_are_keyword_only(spec):
-    args, kwargs = _first_slice(spec)
+    args, _ = _first_slice(spec)
     with pytest.raises(TypeError):
         spec.fn(*args, "mean")
 
