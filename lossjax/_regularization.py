@@ -122,7 +122,11 @@ def _selected_leaves(params: Any, mask: Mask) -> list[jax.Array]:
     leaves = jax.tree.leaves(params)
     resolved = _resolve_mask(mask, params)
     flags = [True] * len(leaves) if resolved is None else jax.tree.leaves(resolved)
-    return [jnp.asarray(x) for x, keep in zip(leaves, flags, strict=True) if keep and _is_regularizable(x)]
+    return [
+        jnp.asarray(x)
+        for x, keep in zip(leaves, flags, strict=True)
+        if keep and _is_regularizable(x)
+    ]
 
 
 def _sum_over_leaves(leaves: list[jax.Array], fn: Callable[[jax.Array], jax.Array]) -> jax.Array:
