@@ -1,0 +1,409 @@
+"""The registry (``lossjax.get``, ``available``, ``info``) and ``lossjax.suggest``.
+
+The registry's metadata must never drift from the code: every entry is a public
+function, its hyperparameters are exactly the function's keyword-only options
+(other than the reduction contract) with the signature's defaults, and every
+declared range is the one the function itself enforces.
+"""
+
+import dataclasses
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from losses_catalogue import CATALOGUE, K, as_jnp, slice_args
+
+import lossjax
+
+CONTRACT = ("reduction", "weights", "where", "axis_name")
+NAMES = lossjax.available()
+
+
+def _first_call(spec, seed=0):
+    args, in_axes, kwargs = spec.make(np.random.default_rng(seed))
+    return slice_args(as_jnp(args), in_axes, 0), kwargs
+
+
+# -- every entry is a public function whose metadata matches its signature -------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_entry_is_a_public_function(name):
+    entry = lossjax.info(name)
+    assert isinstance(entry, lossjax.LossInfo)
+    assert entry.name == name
+    assert name in lossjax.__all__
+    assert getattr(lossjax, name) is entry.function
+
+
+def test_every_public_loss_is_registered():
+    registered = {lossjax.info(n).function for n in NAMES}
+    assert {spec.fn for spec in CATALOGUE} <= registered
+    assert len(set(NAMES)) == len(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hyperparameters_are_the_signatures_keyword_options_with_its_defaults(name):
+    entry = lossjax.info(name)
+    parameters = inspect.signature(entry.function).parameters
+    keyword_only = {
+        p.name: p.default
+        for p in parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in CONTRACT
+    }
+    assert {h.name: h.default for h in entry.hyperparameters} == keyword_only
+    assert entry.defaults == keyword_only
+    for arg in CONTRACT:
+        assert parameters[arg].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["reduction"].default == "mean"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_metadata_is_well_formed(name):
+    entry = lossjax.info(name)
+    assert entry.task in ("regression", "binary", "multiclass", "unsupervised", "embedding")
+    assert entry.input_kind in (
+        "predictions",
+        "logits",
+        "probabilities",
+        "scores",
+        "embeddings",
+        "points",
+        "hidden states",
+    )
+    assert entry.summary and "\n" not in entry.summary and len(entry.summary) <= 100
+    for h in entry.hyperparameters:
+        assert h.kind in ("real", "int", "bool", "choice")
+        assert h.valid and h.description
+        h.check(h.default)  # every default is a valid value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.task = "regression"
+
+
+def test_metadata_flags_follow_the_usual_guidance():
+    robust = {n for n in NAMES if lossjax.info(n).robust_to_outliers}
+    assert robust == {"mean_absolute_error", "huber_loss", "log_cosh_loss"}
+    calibrated = {n for n in NAMES if lossjax.info(n).calibrated_probabilities}
+    assert {"binary_cross_entropy", "categorical_cross_entropy"} <= calibrated
+    assert not {"hinge_loss", "focal_loss", "categorical_focal_loss"} & calibrated
+    assert lossjax.info("hinge").margin_based and not lossjax.info("bce").margin_based
+    assert [n for n in NAMES if lossjax.info(n).large_vocab] == ["linear_cross_entropy"]
+    assert lossjax.info("bce").input_kind == "logits"  # from_logits=True by default
+    assert lossjax.info("kmeans").input_kind == "points"
+    assert lossjax.info("infonce").input_kind == "embeddings"
+
+
+def _out_of_range(h):
+    """Values just outside the declared range, and the boundary values inside it."""
+    bad, good = [], []
+    if h.lower is not None:
+        bad.append(h.lower if h.lower_open else h.lower - 0.5)
+        (bad if h.lower_open else good).append(h.lower)
+    if h.upper is not None:
+        bad.append(h.upper if h.upper_open else h.upper + 0.5)
+        (bad if h.upper_open else good).append(h.upper)
+    if h.kind == "int":
+        bad = [int(np.floor(b)) for b in bad]
+    return bad, good
+
+
+RANGED = [
+    (spec, h)
+    for spec in CATALOGUE
+    for h in lossjax.info(spec.fn).hyperparameters
+    if h.kind in ("real", "int") and (h.lower is not None or h.upper is not None)
+]
+
+
+@pytest.mark.parametrize("spec, h", RANGED, ids=lambda x: getattr(x, "name", None))
+def test_declared_range_is_the_one_the_function_enforces(spec, h):
+    args, kwargs = _first_call(spec)
+    bad, good = _out_of_range(h)
+    if h.name == "class_weights":  # a [K] vector: one entry at the boundary
+        bad, good = ([np.array([v] + [1.0] * (K - 1)) for v in vs] for vs in (bad, good))
+    for value in bad:
+        with pytest.raises(ValueError, match=h.name):
+            lossjax.get(spec.fn, **{h.name: value})
+        with pytest.raises(ValueError, match=h.name):
+            spec.fn(*args, **{**kwargs, h.name: value})
+    for value in good:
+        lossjax.get(spec.fn, **{h.name: value})
+        assert np.isfinite(spec.fn(*args, **{**kwargs, h.name: value}))
+
+
+# -- names and aliases -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("mse", "mean_squared_error"),
+        ("mae", "mean_absolute_error"),
+        ("huber", "huber_loss"),
+        ("logcosh", "log_cosh_loss"),
+        ("bce", "binary_cross_entropy"),
+        ("hinge", "hinge_loss"),
+        ("focal", "focal_loss"),
+        ("cce", "categorical_cross_entropy"),
+        ("sparse_cce", "sparse_categorical_cross_entropy"),
+        ("scce", "sparse_categorical_cross_entropy"),
+        ("categorical_focal", "categorical_focal_loss"),
+        ("kl", "kl_divergence"),
+        ("kmeans", "kmeans_loss"),
+        ("reconstruction", "reconstruction_loss"),
+        ("contrastive", "contrastive_loss"),
+        ("infonce", "info_nce_loss"),
+        ("ntxent", "info_nce_loss"),
+        ("NT-Xent", "info_nce_loss"),
+        ("fused_ce", "linear_cross_entropy"),
+        ("Sparse CCE", "sparse_categorical_cross_entropy"),
+        ("huber_loss", "huber_loss"),
+    ],
+)
+def test_alias_resolves(alias, name):
+    assert lossjax.info(alias).name == name
+    assert lossjax.get(alias).func is getattr(lossjax, name)
+
+
+def test_aliases_are_unique_and_listed():
+    seen = {}
+    for name in NAMES:
+        for alias in lossjax.info(name).aliases:
+            assert alias not in seen, f"{alias} is an alias of {seen.get(alias)} and {name}"
+            assert alias not in NAMES
+            seen[alias] = name
+
+
+def test_info_accepts_the_function_itself():
+    assert lossjax.info(lossjax.focal_loss).name == "focal_loss"
+    assert lossjax.info(lossjax.get("focal")).name == "focal_loss"
+
+
+def test_available_filters_by_task():
+    by_task = {
+        t: lossjax.available(t)
+        for t in ("regression", "binary", "multiclass", "unsupervised", "embedding")
+    }
+    assert sorted(n for names in by_task.values() for n in names) == sorted(NAMES)
+    assert by_task["regression"][0] == "mean_squared_error"
+    assert set(by_task["binary"]) == {"binary_cross_entropy", "focal_loss", "hinge_loss"}
+    assert "linear_cross_entropy" in by_task["multiclass"]
+    assert set(by_task["embedding"]) == {"contrastive_loss", "info_nce_loss"}
+    with pytest.raises(ValueError, match="task"):
+        lossjax.available("ranking")
+
+
+@pytest.mark.parametrize(
+    "typo, expected",
+    [
+        ("hubr", "'huber'"),
+        ("binary_crossentropy", "'binary_cross_entropy'"),
+        ("focall", "'focal'"),
+        ("mean_squared_eror", "'mean_squared_error'"),
+        ("infoNCE_los", "'info_nce_loss'"),
+    ],
+)
+def test_unknown_name_suggests_the_closest_names(typo, expected):
+    with pytest.raises(KeyError) as info:
+        lossjax.get(typo)
+    message = str(info.value)
+    assert typo in message and "Did you mean" in message and expected in message
+    assert "mean_squared_error" in message  # and lists what exists
+    with pytest.raises(ValueError, match="Did you mean"):  # also a ValueError
+        lossjax.info(typo)
+
+
+def test_unknown_name_without_close_match_lists_the_losses():
+    with pytest.raises(KeyError, match=r"unknown loss 'zzzz'.*Available: mean_squared_error"):
+        lossjax.get("zzzz")
+
+
+def test_name_must_be_a_string_or_a_loss():
+    with pytest.raises(TypeError, match="string"):
+        lossjax.get(3)
+    with pytest.raises(KeyError, match="not a registered loss"):
+        lossjax.get(print)
+
+
+# -- get: binding and checking ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_bound_loss_equals_the_direct_call(spec):
+    args, kwargs = _first_call(spec)
+    loss = lossjax.get(spec.fn, **kwargs)
+    direct = spec.fn(*args, **kwargs)
+    np.testing.assert_array_equal(loss(*args), direct)
+    np.testing.assert_allclose(jax.jit(loss)(*args), direct, rtol=1e-6)  # XLA fusion: ulps
+    np.testing.assert_array_equal(
+        loss(*args, reduction="none"), spec.fn(*args, **kwargs, reduction="none")
+    )
+
+
+def test_bound_loss_keeps_name_doc_signature_and_a_readable_repr():
+    loss = lossjax.get("huber", delta=0.5)
+    assert repr(loss) == "lossjax.get('huber_loss', delta=0.5)"
+    assert repr(lossjax.get("mse")) == "lossjax.get('mean_squared_error')"
+    assert loss.__name__ == "huber_loss"
+    assert loss.__doc__ == lossjax.huber_loss.__doc__
+    assert inspect.signature(loss).parameters["delta"].default == 0.5
+    assert loss.info is lossjax.info("huber_loss")
+    assert dict(loss.hyperparameters) == {"delta": 0.5}
+    with pytest.raises(TypeError):
+        loss.hyperparameters["delta"] = 2.0  # read-only
+
+
+def test_bound_hyperparameters_act_and_call_time_keywords_override():
+    p, t = jnp.array([0.0, 3.0]), jnp.zeros(2)
+    np.testing.assert_allclose(lossjax.get("huber", delta=0.5)(p, t), (0 + 0.5 * 2.75) / 2)
+    np.testing.assert_allclose(lossjax.get("huber")(p, t), (0 + 2.5) / 2)
+    np.testing.assert_allclose(lossjax.get("huber", delta=0.5)(p, t, delta=1.0), 1.25)
+    np.testing.assert_allclose(lossjax.get("huber", reduction="sum")(p, t), 2.5)
+
+
+def test_traced_hyperparameters_pass_through_the_eager_checks():
+    """A sweep over delta is one jax.vmap, with the loss built inside it."""
+    p, t = jnp.array([0.0, 3.0]), jnp.zeros(2)
+    deltas = jnp.array([0.5, 1.0, 2.0])
+    swept = jax.vmap(lambda d: lossjax.get("huber", delta=d)(p, t))(deltas)
+    expected = [lossjax.huber_loss(p, t, delta=float(d)) for d in deltas]
+    np.testing.assert_allclose(swept, expected, rtol=1e-6)
+    grad = jax.grad(lambda g: lossjax.get("focal", gamma=g)(jnp.array([0.3]), jnp.array([1.0])))
+    assert np.isfinite(grad(2.0))
+
+
+def test_unknown_hyperparameter_is_a_type_error_listing_the_valid_ones():
+    with pytest.raises(TypeError, match=r"'delt'.*Did you mean 'delta'.*Valid keywords: delta"):
+        lossjax.get("huber", delt=1.0)
+    with pytest.raises(TypeError, match=r"'gamma'.*Valid keywords: reduction"):
+        lossjax.get("mse", gamma=2.0)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, error, match",
+    [
+        ("huber", {"delta": 0.0}, ValueError, "`delta` must be > 0"),
+        ("huber", {"delta": -1.0}, ValueError, "delta"),
+        ("huber", {"delta": None}, ValueError, "delta"),
+        ("huber", {"delta": "big"}, TypeError, "delta"),
+        ("focal", {"gamma": -1.0}, ValueError, "gamma"),
+        ("focal", {"alpha": 1.5}, ValueError, "alpha"),
+        ("bce", {"label_smoothing": 1.2}, ValueError, "label_smoothing"),
+        ("bce", {"pos_weight": -1.0}, ValueError, "pos_weight"),
+        ("bce", {"from_logits": 1}, TypeError, "from_logits"),
+        ("scce", {"class_weights": np.array([1.0, -2.0])}, ValueError, "class_weights"),
+        ("scce", {"ignore_index": 1.5}, TypeError, "ignore_index"),
+        ("infonce", {"temperature": 0.0}, ValueError, "temperature"),
+        ("reconstruction", {"kind": "huber"}, ValueError, "kind"),
+        ("fused_ce", {"block_size": 0}, ValueError, "block_size"),
+        ("mse", {"reduction": "average"}, ValueError, "reduction"),
+    ],
+)
+def test_bad_hyperparameter_values_fail_at_get(name, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        lossjax.get(name, **kwargs)
+
+
+def test_hyperparameter_metadata_describes_the_ranges():
+    entry = lossjax.info("focal_loss")
+    assert entry.hyperparameter("gamma").valid == ">= 0"
+    assert entry.hyperparameter("alpha").valid == "None or [0, 1]"
+    assert lossjax.info("huber").hyperparameter("delta").valid == "> 0"
+    assert lossjax.info("infonce").hyperparameter("temperature").valid == "> 0"
+    assert lossjax.info("reconstruction").hyperparameter("kind").choices == ("mse", "mae", "bce")
+    assert lossjax.info("fused_ce").hyperparameter("block_size").valid == "int >= 1"
+    with pytest.raises(KeyError):
+        entry.hyperparameter("delta")
+
+
+# -- suggest --------------------------------------------------------------------------------------
+
+
+def _names(suggestions):
+    return [s.name for s in suggestions]
+
+
+def test_suggest_regression_default_is_mse():
+    assert _names(lossjax.suggest("regression"))[0] == "mean_squared_error"
+
+
+def test_suggest_regression_with_outliers_puts_huber_and_mae_first_and_mse_last():
+    names = _names(lossjax.suggest("regression", outliers=True))
+    assert set(names[:2]) == {"huber_loss", "mean_absolute_error"}
+    assert names[-1] == "mean_squared_error"
+
+
+def test_suggest_binary_default_is_cross_entropy():
+    first = lossjax.suggest("binary")[0]
+    assert (first.name, first.hyperparameters) == ("binary_cross_entropy", {})
+
+
+def test_suggest_binary_imbalanced_gives_weighted_cross_entropy_and_focal():
+    top = lossjax.suggest("binary", imbalanced=0.05)[:2]
+    assert {s.name for s in top} == {"binary_cross_entropy", "focal_loss"}
+    weighted = next(s for s in top if s.name == "binary_cross_entropy")
+    assert weighted.hyperparameters == {"pos_weight": 19.0}
+    assert weighted.requires == ()
+    focal = next(s for s in top if s.name == "focal_loss")
+    assert focal.hyperparameters["gamma"] == 2.0 and focal.hyperparameters["alpha"] > 0.5
+    # Without the rate, pos_weight is left to the user, who is told how to set it.
+    weighted = lossjax.suggest("binary", imbalanced=True)[0]
+    assert weighted.requires == ("pos_weight",) and "n_negative / n_positive" in weighted.reason
+    with pytest.raises(TypeError, match="pos_weight"):
+        weighted.get()
+    assert weighted.get(pos_weight=9.0).hyperparameters["pos_weight"] == 9.0
+    assert str(weighted) == "binary_cross_entropy(pos_weight=...)"
+
+
+def test_suggest_calibrated_prefers_cross_entropy_to_hinge():
+    names = _names(lossjax.suggest("binary", calibrated=True))
+    assert names[0] == "binary_cross_entropy" and names[-1] == "hinge_loss"
+    # Calibration outranks imbalance: plain cross-entropy (tune the threshold) first.
+    first = lossjax.suggest("binary", imbalanced=True, calibrated=True)[0]
+    assert (first.name, first.hyperparameters, first.requires) == ("binary_cross_entropy", {}, ())
+    assert "calibrated" in first.reason
+
+
+def test_suggest_multiclass():
+    assert _names(lossjax.suggest("multiclass"))[0] == "sparse_categorical_cross_entropy"
+    assert _names(lossjax.suggest("multiclass", large_vocab=True))[0] == "linear_cross_entropy"
+    top = lossjax.suggest("multiclass", imbalanced=True)[:2]
+    assert {s.name for s in top} == {"sparse_categorical_cross_entropy", "categorical_focal_loss"}
+    assert next(s for s in top if s.requires).requires == ("class_weights",)
+
+
+@pytest.mark.parametrize(
+    "task", ["regression", "binary", "multiclass", "unsupervised", "embedding"]
+)
+def test_every_suggestion_is_a_loss_of_the_task_that_binds(task):
+    flags = {
+        "regression": {"outliers": True},
+        "binary": {"imbalanced": 0.1, "calibrated": True},
+        "multiclass": {"imbalanced": True, "large_vocab": True},
+        "unsupervised": {"outliers": True},
+        "embedding": {},
+    }[task]
+    for suggestions in (lossjax.suggest(task), lossjax.suggest(task, **flags)):
+        assert isinstance(suggestions[0], lossjax.Suggestion)
+        assert {s.name for s in suggestions} == set(lossjax.available(task))
+        for s in suggestions:
+            assert s.reason and "\n" not in s.reason
+            bound = s.get(
+                **{k: np.ones(3, np.float32) if k == "class_weights" else 2.0 for k in s.requires}
+            )
+            assert bound.info.name == s.name
+
+
+def test_suggest_refuses_flags_that_do_not_apply():
+    with pytest.raises(ValueError, match="imbalanced"):
+        lossjax.suggest("regression", imbalanced=True)
+    with pytest.raises(ValueError, match="large_vocab"):
+        lossjax.suggest("binary", large_vocab=True)
+    with pytest.raises(ValueError, match="outliers"):
+        lossjax.suggest("multiclass", outliers=True)
+    with pytest.raises(ValueError, match="task"):
+        lossjax.suggest("ranking")
+    with pytest.raises(ValueError, match="imbalanced"):
+        lossjax.suggest("binary", imbalanced=1.5)
