@@ -463,7 +463,7 @@ _TABLE: tuple[dict[str, Any], ...] = (
         aliases=("reconstruction", "autoencoder"),
         task="unsupervised",
         input_kind="predictions",
-        summary="Per-example reconstruction error of an autoencoder, summed over features.",
+        summary="Per-example reconstruction error of an autoencoder, averaged over features.",
         ranges=(_choice("kind", "error per feature", ("mse", "mae", "bce")),),
     ),
     dict(
@@ -943,7 +943,7 @@ def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | N
                 "reconstruction with robust per-feature absolute error",
                 robust=True,
             )
-        add(entry, {}, "autoencoders: squared error per example, summed over features")
+        add(entry, {}, "autoencoders: squared error per example, averaged over features")
         add(
             entry,
             {"kind": "bce"},
