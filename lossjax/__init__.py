@@ -22,10 +22,26 @@ from lossjax._regression import mean_squared_error as mean_squared_error
 __all__ += ["huber_loss", "log_cosh_loss", "mean_absolute_error", "mean_squared_error"]
 
 # -- binary classification (lossjax/_classification.py) --------------------------
-# (block owned by the classification helper)
+from lossjax._classification import binary_cross_entropy as binary_cross_entropy
+from lossjax._classification import focal_loss as focal_loss
+from lossjax._classification import hinge_loss as hinge_loss
+
+__all__ += ["binary_cross_entropy", "focal_loss", "hinge_loss"]
 
 # -- multiclass (lossjax/_multiclass.py) -----------------------------------------
-# (block owned by the multiclass helper)
+from lossjax._multiclass import categorical_cross_entropy as categorical_cross_entropy
+from lossjax._multiclass import categorical_focal_loss as categorical_focal_loss
+from lossjax._multiclass import kl_divergence as kl_divergence
+from lossjax._multiclass import (
+    sparse_categorical_cross_entropy as sparse_categorical_cross_entropy,
+)
+
+__all__ += [
+    "categorical_cross_entropy",
+    "categorical_focal_loss",
+    "kl_divergence",
+    "sparse_categorical_cross_entropy",
+]
 
 # -- unsupervised (lossjax/_unsupervised.py) -------------------------------------
 from lossjax._unsupervised import contrastive_loss as contrastive_loss
@@ -64,3 +80,14 @@ __all__ += [
     "regularized",
     "soft_threshold",
 ]
+
+# -- registry, recommendations, command line (lossjax/_registry.py, lossjax/_cli.py) ---
+from lossjax._registry import Hyperparameter as Hyperparameter
+from lossjax._registry import LossInfo as LossInfo
+from lossjax._registry import Suggestion as Suggestion
+from lossjax._registry import available as available
+from lossjax._registry import get as get
+from lossjax._registry import info as info
+from lossjax._registry import suggest as suggest
+
+__all__ += ["Hyperparameter", "LossInfo", "Suggestion", "available", "get", "info", "suggest"]
