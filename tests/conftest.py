@@ -17,6 +17,9 @@ from hypothesis import HealthCheck, settings
 
 # No silent rank broadcasting anywhere in lossjax or in the tests.
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# The tests check the mathematics against float64 references: full-precision
+# float32 matmuls everywhere (GPUs default to TF32 otherwise; no effect on CPU).
+jax.config.update("jax_default_matmul_precision", "highest")
 
 settings.register_profile(
     "ci",

@@ -152,7 +152,7 @@ def test_jit_over_named_sharding_needs_no_axis_name(spec, mesh_shape):
     args, in_axes, kwargs = _global_batch(spec)
     where, weights = _uneven_mask_and_weights()
     names = ("data",) if len(mesh_shape) == 1 else ("x", "y")
-    mesh = jax.make_mesh(mesh_shape, names)
+    mesh = _auto_mesh(mesh_shape, names)
     batch_axes = "data" if len(mesh_shape) == 1 else ("x" if mesh_shape[0] == 4 else ("x", "y"))
     placed = tuple(
         jax.device_put(a, NamedSharding(mesh, P())) if ax is None else _place(a, mesh, batch_axes)
