@@ -453,7 +453,8 @@ def test_proximal_l1_is_exactly_the_prox_of_the_raw_step():
 
 
 @given(
-    st.lists(st.floats(-10, 10, width=32), min_size=1, max_size=6),
+    # XLA on CPU flushes subnormals to zero, so subnormal inputs are left out.
+    st.lists(st.floats(-10, 10, width=32, allow_subnormal=False), min_size=1, max_size=6),
     st.floats(0, 5, width=32),
 )
 def test_soft_threshold_matches_reference(values, t):
