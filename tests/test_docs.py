@@ -8,6 +8,7 @@ import pytest
 import lossjax
 
 PUBLIC = [getattr(lossjax, name) for name in lossjax.__all__ if callable(getattr(lossjax, name))]
+PUBLIC += [getattr(lossjax.masks, name) for name in lossjax.masks.__all__]
 
 
 @pytest.mark.parametrize("fn", PUBLIC, ids=lambda f: f.__name__)
