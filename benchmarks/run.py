@@ -756,7 +756,24 @@ def write_results(rows, path: Path, plot_name: str | None, options, torch_device
         parts += [f"![value+grad time relative to the floor]({plot_name})", ""]
     if all_warnings:
         parts += ["## Warnings", "", *all_warnings, ""]
-    path.write_text("\n".join(parts))
+    _write_between_markers(path, "\n".join(parts))
+
+
+START, END = "<!-- run.py:start -->", "<!-- run.py:end -->"
+
+
+def _write_between_markers(path: Path, body: str) -> None:
+    """Replaces this script's part of the results file, keeping what others wrote around it
+    (the fused cross-entropy benchmark, GPU tables, notes on missed goals)."""
+    block = f"{START}\n{body}\n{END}"
+    if path.exists():
+        text = path.read_text()
+        if START in text and END in text:
+            before, rest = text.split(START, 1)
+            after = rest.split(END, 1)[1]
+            path.write_text(before + block + after)
+            return
+    path.write_text(block + "\n")
 
 
 def _select(only: str | None) -> list[Spec]:
