@@ -5,12 +5,14 @@ argument. Labels are real arrays (float, integer or bool are cast); for the
 cross-entropy losses they are probabilities of the positive class in
 :math:`[0, 1]` (hard labels 0/1 or soft labels).
 
-Numerics (the logits paths share one :math:`e = \exp(-|z|)` per element):
+Numerics (with :math:`e = \exp(-|z|)`):
 
 * Cross-entropy from logits is :math:`y\,\mathrm{sp}(-z) + (1 - y)\,\mathrm{sp}(z)`
-  with the softplus pair :math:`\mathrm{sp}(\pm z) = \max(\pm z, 0) + \log(1 + e)`:
-  a sum of non-negative terms, so no cancellation and no overflow at any
-  logit (``|z| = 1e4`` included), one ``exp`` and one ``log1p``. The pair and
+  with the softplus pair :math:`\mathrm{sp}(\pm z) = \max(\pm z, 0) + \log(1 + e)`,
+  evaluated as :math:`\log(1 + e) + \max(-zy, z(1 - y))` (one of the two max
+  terms is the non-negative one, for every real ``y``): a sum of non-negative
+  terms, so no cancellation and no overflow at any logit (``|z| = 1e4``
+  included), one ``exp`` and one ``log1p``. The pair and
   the sigmoid pair :math:`\sigma(\pm z)` carry ``custom_jvp`` rules
   (:math:`\mathrm{sp}'(\pm z) = \pm\sigma(\pm z)`, :math:`\sigma'(\pm z) =
   \pm\sigma(z)\sigma(-z)`) because differentiating ``|z|`` and ``max`` gives the
@@ -24,19 +26,22 @@ Numerics (the logits paths share one :math:`e = \exp(-|z|)` per element):
 * Focal loss is :math:`(1 - p_t)^\gamma\,\mathrm{CE}`, and :math:`1 - p_t` is
   never formed by subtraction: with ``c`` the label on the side of the
   predicted class (``y`` for :math:`z \ge 0`, ``1 - y`` otherwise),
-  :math:`(1+e)(1-p_t) = (1-c) + c\,e` and :math:`(1+e)\,p_t = c + (1-c)\,e`,
-  sums of non-negative terms. Its log is :math:`-|z| - \log(1+e)` for a hard
-  label the model gets right, :math:`-\log(1+e)` for one it gets wrong (no
-  extra transcendental for hard labels, which are recognised statically from
-  an integer or bool label dtype), and ``log`` or ``log1p``, whichever is
-  exact, for soft labels. The factor itself is ``pow(1 - p_t, gamma)``:
+  :math:`(1+e)(1-p_t) = (1-c) + c\,e = e + (1-c)(1-e)` and
+  :math:`(1+e)\,p_t = c + (1-c)\,e`, sums of non-negative terms. Its log is
+  :math:`-|z| - \log(1+e)` for a hard label the model gets right,
+  :math:`-\log(1+e)` for one it gets wrong (no extra transcendental for hard
+  labels, which are recognised statically from an integer or bool label
+  dtype), and ``log`` or ``log1p``, whichever is exact, for soft labels. The
+  factor itself is ``pow(1 - p_t, gamma)``, or products and one ``sqrt`` when
+  ``gamma`` is a static multiple of 1/2 up to 3 (as accurate, several times
+  cheaper: ``pow`` is the slowest operation here):
   ``exp(gamma * log(1 - p_t))`` would lose :math:`|\gamma\log(1-p_t)|` ulps
   (up to 1e-5 relative in float32), so the log form is used only where
-  :math:`1 - p_t` is below the normal range and the loss underflows anyway.
-  Both are exactly 1 for ``gamma = 0``, so focal loss then equals
-  :func:`binary_cross_entropy` bit for bit (the same cross-entropy code).
-  Values are within about :math:`3(\gamma + 1)` float32 ulps of the exact
-  result (1e-6 relative at ``gamma = 5``).
+  :math:`1 - p_t` is below the normal range (in the derivatives; the loss has
+  underflowed there). The factor is exactly 1 for ``gamma = 0``; a static
+  ``gamma=0`` without ``alpha`` runs the :func:`binary_cross_entropy` code, bit
+  for bit. Values are within about :math:`3(\gamma + 1)` float32 ulps of the
+  exact result (1e-6 relative at ``gamma = 5``).
 
 Focal derivative rules. Autodiff through the formulas above would hit
 ``log(0)``, ``0 * inf`` and the kinks of ``|z|``, so two private functions
@@ -67,6 +72,37 @@ The one place that is not exact: :math:`1/(1 - p_t)` in the label derivative
 is capped at ``1/finfo.tiny`` where :math:`1 - p_t` underflows (hard label on
 the right side, ``|z|`` beyond about 87 in float32 or 708 in float64), so the
 label gradient stays finite; it multiplies a loss that has underflowed there.
+
+Speed: the compiled form. A jitted ``value_and_grad`` of an elementwise loss
+takes at least two passes over the inputs on XLA:CPU, which has no fusion that
+yields a reduction and an elementwise array together: the sum of the values
+(reads ``z`` and ``y``) and the gradient (reads both, writes one array), 5/3 of
+the memory traffic of ``z - y``. Anything else costs a full-size array written
+and read back: an intermediate the two passes share (XLA does not recompute an
+``exp`` for a second fusion, and it merges identical expressions, broadcast
+constants included), and any operation that the reduction fusion (YNNPACK's,
+``__ynn_fusion``) cannot take: ``select``, ``compare``, ``convert``, ``clamp``.
+That fusion also runs operation by operation over tiles, so each cheap
+operation in a value costs about a tenth of a pass. So each public loss goes
+through one ``custom_jvp`` function (``_bce_logits``, ``_hinge``, ``_focal``):
+
+* its primal is a select-free expression with few operations (a step function
+  is ``min(max(x b, 0) b, 1)`` with ``b`` the largest float, exact for every
+  ``x``), evaluated on inputs and constants passed through ``_apart``, an
+  optimization barrier on CPU that keeps XLA from merging it with the
+  derivative (the identity on other platforms, whose fusers combine the two
+  passes themselves);
+* its rule computes the logits derivative by a separate lean expression in one
+  loop fusion: :math:`(1-y)\sigma(z) - y\sigma(-z)` for BCE (one ``exp``, one
+  division), ``_focal_dz`` for focal loss, with ``log1p`` replaced by a short
+  series (``_log1p_unit``: XLA:CPU's loop ``log1p`` costs several ``exp``);
+* every other derivative (labels, ``pos_weight``, ``label_smoothing``,
+  ``gamma``, ``alpha``, and all second and higher derivatives) is the ``jvp``
+  of the exact compositions of the building blocks above (``_bce_exact``,
+  ``_focal_exact``, ``_focal_dz_exact``): unchanged, exact rules.
+
+Label smoothing and ``pos_weight`` are applied inside these functions, on each
+side of the barrier, so they add no pass either.
 """
 
 from __future__ import annotations
@@ -131,7 +167,7 @@ def _sigmoid_cross_entropy(
     softplus_pos, softplus_neg = _softplus_pair(logits)
     positive = labels * softplus_neg
     if pos_weight is not None:
-        positive = pos_weight * positive
+        positive = jnp.broadcast_to(pos_weight, positive.shape) * positive
     return positive + (1.0 - labels) * softplus_pos
 
 
@@ -240,6 +276,293 @@ def _modulating_factor_jvp(hard, primals, tangents):
     return m, m_dot
 
 
+# -- the compiled form: forward values apart from their derivatives ---------------
+# (see "Speed" in the module docstring)
+
+
+def _barrier(*arrays: Any) -> tuple[Any, ...]:
+    return jax.lax.optimization_barrier(arrays)
+
+
+def _unchanged(*arrays: Any) -> tuple[Any, ...]:
+    return arrays
+
+
+def _apart(*arrays: Any) -> tuple[Any, ...]:
+    """``arrays`` unchanged; on CPU behind an optimization barrier (see module docstring).
+
+    The platform is read while tracing (the default backend), not with
+    ``lax.platform_dependent``: its two branches would disagree on which values
+    vary across devices inside ``shard_map`` (the barrier marks its outputs as
+    varying). The barrier only steers fusion, so a program traced for the CPU
+    and run elsewhere is still correct.
+    """
+    return _barrier(*arrays) if jax.default_backend() == "cpu" else _unchanged(*arrays)
+
+
+def _constants(dtype: Any, *values: float) -> tuple[jax.Array, ...]:
+    return tuple(jnp.asarray(v, dtype) for v in values)
+
+
+def _big(dtype: Any) -> float:
+    """The largest finite float: ``x * big * big >= 1`` for every positive ``x`` (subnormals too)."""
+    return float(jnp.finfo(dtype).max)
+
+
+def _step(x: jax.Array, zero: jax.Array, one: jax.Array, big: jax.Array) -> jax.Array:
+    """1 where ``x > 0``, 0 elsewhere, from products and min/max: no select, no sign."""
+    return jnp.minimum(jnp.maximum(x * big, zero) * big, one)
+
+
+def _is_zero(tangent: Any) -> bool:
+    return tangent is None or isinstance(tangent, SymbolicZero)
+
+
+def _tangent(fn, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> jax.Array | None:
+    """Tangent of ``fn`` at ``primals`` along the nonzero ``tangents`` (None if all are zero)."""
+    active = [i for i, t in enumerate(tangents) if not _is_zero(t)]
+    if not active:
+        return None
+
+    def restricted(*xs):
+        args = list(primals)
+        for i, x in zip(active, xs, strict=True):
+            args[i] = x
+        return fn(*args)
+
+    return jax.jvp(
+        restricted, tuple(primals[i] for i in active), tuple(tangents[i] for i in active)
+    )[1]
+
+
+def _static_gamma(gamma: Any) -> float | None:
+    """``gamma`` as a Python float when it is a static scalar, else None."""
+    if not _checks.is_static(gamma) or np.ndim(gamma) != 0:
+        return None
+    return float(np.asarray(gamma))
+
+
+def _power(q: jax.Array, gamma: jax.Array, static_gamma: float | None) -> jax.Array:
+    """``q ** gamma``: products and a square root for a static multiple of 1/2 up to 3.
+
+    These are as accurate as ``pow`` (a few ulp) and several times cheaper.
+    """
+    if static_gamma is not None and (2 * static_gamma).is_integer() and static_gamma <= 3:
+        whole, half = divmod(int(2 * static_gamma), 2)
+        result = jnp.sqrt(q) if half else jnp.ones_like(q)
+        for _ in range(whole):
+            result = result * q
+        return result
+    return jnp.power(q, gamma)
+
+
+# log1p(x) = 2 atanh(u / 2) with u = x / (1 + x / 2) in [0, 2/3] for x in [0, 1]:
+# the odd Taylor series of atanh in powers of u^2, to (u/2)^15 (truncation
+# below 2e-9 relative).
+_ATANH_SERIES = tuple(1.0 / ((2 * k + 1) * 4.0**k) for k in range(8))
+
+
+def _log1p_unit(x: jax.Array) -> jax.Array:
+    """``log1p(x)`` for ``x`` in [0, 1], to float32 accuracy, from one division and a polynomial.
+
+    XLA:CPU computes ``log1p`` in an elementwise loop several times more slowly
+    than ``exp``; this costs about as much as ``exp``. float64 keeps ``log1p``.
+    """
+    if jnp.finfo(x.dtype).bits > 32:
+        return jnp.log1p(x)
+    # u = x * (1 / ...), not x / (...): XLA:CPU does not fuse an expensive
+    # producer (a division) into a consumer that multiplies it by itself.
+    u = x * (1.0 / (1.0 + 0.5 * x))
+    u2 = u * u
+    series = jnp.asarray(_ATANH_SERIES[-1], x.dtype)
+    for c in _ATANH_SERIES[-2::-1]:
+        series = series * u2 + c
+    return u * series
+
+
+def _smooth(y: jax.Array, eps: jax.Array | None) -> jax.Array:
+    """``y (1 - eps) + eps / 2`` (PyTorch/Keras convention); ``y`` for ``eps=None``.
+
+    Applied inside the custom functions, on each side of ``_apart``: smoothed
+    labels computed once outside would be materialised on CPU.
+    """
+    return y if eps is None else y * (1.0 - eps) + 0.5 * eps
+
+
+def _alpha_weight(alpha: jax.Array, y: jax.Array, one_minus_y: jax.Array) -> jax.Array:
+    return alpha * y + (1 - alpha) * one_minus_y
+
+
+def _relu_pair_mix(z: jax.Array, y: jax.Array, one_minus_y: jax.Array) -> jax.Array:
+    """``y max(-z, 0) + (1 - y) max(z, 0)`` as ``max(-(z y), z (1 - y))``, for every real y."""
+    return jnp.maximum(-(z * y), z * one_minus_y)
+
+
+def _bce_exact(z, y, pos_weight, eps):
+    """BCE composed of the building blocks: exact derivatives of every order."""
+    return _sigmoid_cross_entropy(z, _smooth(y, eps), pos_weight)
+
+
+@jax.custom_jvp
+def _bce_logits(z: jax.Array, y: jax.Array, pos_weight: Any, eps: Any) -> jax.Array:
+    """The values of ``_sigmoid_cross_entropy`` as one select-free expression.
+
+    Without ``pos_weight`` it is ``log(1 + e) + max(-z y, z (1 - y))``: the
+    softplus pair shares its log term, and one of the two max terms is 0.
+    """
+    zero, one = _constants(z.dtype, 0.0, 1.0)
+    z, y, pos_weight, eps, zero, one = _apart(z, y, pos_weight, eps, zero, one)
+    y = _smooth(y, eps)
+    log1p_e = jnp.log1p(jnp.exp(-jnp.abs(z)))
+    if pos_weight is None:
+        return log1p_e + _relu_pair_mix(z, y, one - y)
+    # Broadcast after _apart: a broadcast shared with the derivative would be materialised.
+    positive = jnp.broadcast_to(pos_weight, z.shape) * (y * (jnp.maximum(-z, zero) + log1p_e))
+    return positive + (one - y) * (jnp.maximum(z, zero) + log1p_e)
+
+
+def _bce_logits_jvp(primals, tangents):
+    z, y, pos_weight, eps = primals
+    z_dot, y_dot, pos_weight_dot, eps_dot = tangents
+    value = _bce_logits(z, y, pos_weight, eps)
+    tangent = jnp.zeros_like(value)
+    if not _is_zero(z_dot):
+        y = _smooth(y, eps)
+        # (1 - y) sigma(z) - w y sigma(-z): one exp and one division.
+        s_pos, s_neg = _sigmoid_pair(z)
+        negative = y * s_neg
+        if pos_weight is not None:
+            negative = jnp.broadcast_to(pos_weight, z.shape) * negative
+        tangent = tangent + ((1.0 - y) * s_pos - negative) * z_dot
+    rest = _tangent(_bce_exact, primals, (None, y_dot, pos_weight_dot, eps_dot))
+    return value, tangent if rest is None else tangent + rest
+
+
+_bce_logits.defjvp(_bce_logits_jvp, symbolic_zeros=True)
+
+
+@jax.custom_jvp
+def _hinge(scores: jax.Array, labels: jax.Array, margin: jax.Array) -> jax.Array:
+    """``max(0, margin - sign * scores)`` with ``sign = +1`` for ``labels > 0``, else -1."""
+    constants = _constants(scores.dtype, 0.0, 1.0, 2.0, _big(scores.dtype))
+    scores, labels, margin, zero, one, two, big = _apart(scores, labels, margin, *constants)
+    # +1 for labels > 0, else -1, in three operations: y * big >= 2 for every
+    # normal positive y (CPU flushes subnormals to zero, in the comparison too).
+    signs = jnp.maximum(jnp.minimum(labels * big, two) - one, -one)
+    return jnp.maximum(margin - signs * scores, zero)
+
+
+def _hinge_jvp(primals, tangents):
+    # d/ds = -sign and d/d margin = 1 where the margin is violated, 0 elsewhere
+    # (0 at the kink, as for jax.nn.relu); the labels are discrete.
+    scores, labels, margin = primals
+    scores_dot, _, margin_dot = tangents
+    value = _hinge(scores, labels, margin)
+    signs = jnp.where(labels > 0, 1.0, -1.0).astype(scores.dtype)
+    active = margin - signs * scores > 0
+    tangent = jnp.zeros_like(value)
+    if not _is_zero(scores_dot):
+        tangent = tangent + jnp.where(active, -signs, 0.0) * scores_dot
+    if not _is_zero(margin_dot):
+        tangent = tangent + jnp.where(active, 1.0, 0.0) * margin_dot
+    return value, tangent
+
+
+_hinge.defjvp(_hinge_jvp, symbolic_zeros=True)
+
+
+def _focal_exact(z, y, gamma, alpha, eps, hard):
+    """The focal loss composed of the building blocks: exact derivatives of every order."""
+    y = _smooth(y, eps)
+    values = _modulating_factor(z, y, gamma, hard) * _sigmoid_cross_entropy(z, y)
+    return values if alpha is None else _alpha_weight(alpha, y, 1.0 - y) * values
+
+
+def _focal_dz_exact(z, y, gamma, alpha, eps, hard):
+    """``d _focal_exact / dz`` = ``a_t m [gamma (1 - 2y) rho CE + (1-y) sigma(z) - y sigma(-z)]``."""
+    y = _smooth(y, eps)
+    m = _modulating_factor(z, y, gamma, hard)
+    _, rho = _log_one_minus_pt(z, y, hard)
+    s_pos, s_neg = _sigmoid_pair(z)
+    ce = _sigmoid_cross_entropy(z, y)
+    dz = m * (gamma * (1.0 - 2.0 * y) * rho * ce + ((1.0 - y) * s_pos - y * s_neg))
+    return dz if alpha is None else _alpha_weight(alpha, y, 1.0 - y) * dz
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
+def _focal(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> jax.Array:
+    """Focal loss as one select-free expression: the values of ``_focal_exact``.
+
+    With ``c`` the label on the predicted side, ``1 - p_t = (e + (1 - c)(1 - e)) / (1 + e)``,
+    a sum of non-negative terms like ``_one_minus_pt``'s ``((1 - c) + c e) / (1 + e)``.
+    """
+    del hard  # the values take no shortcut for hard labels
+    constants = _constants(z.dtype, 0.0, 1.0, _big(z.dtype))
+    z, y, gamma, alpha, eps, zero, one, big = _apart(z, y, gamma, alpha, eps, *constants)
+    y = _smooth(y, eps)
+    e = jnp.exp(-jnp.abs(z))
+    one_minus_y = one - y
+    ce = jnp.log1p(e) + _relu_pair_mix(z, y, one_minus_y)
+    # 1 - c = |h - y| with h = 1 for z > 0, else 0 (at z = 0, where e = 1,
+    # either side gives 1 - p_t = 1/2), and (1 + e)(1 - p_t) = e + (1 - c)(1 - e).
+    y_clipped = jnp.minimum(jnp.maximum(y, zero), one)
+    one_minus_c = jnp.abs(_step(z, zero, one, big) - y_clipped)
+    q = (e + one_minus_c * (one - e)) / (one + e)
+    values = _power(q, gamma, static_gamma) * ce
+    return values if alpha is None else (alpha * y + (one - alpha) * one_minus_y) * values
+
+
+def _focal_jvp(hard, static_gamma, primals, tangents):
+    z_dot, *other_dots = tangents
+    value = _focal(*primals, hard, static_gamma)
+    tangent = jnp.zeros_like(value)
+    if not _is_zero(z_dot):
+        tangent = tangent + _focal_dz(*primals, hard, static_gamma) * z_dot
+    exact = functools.partial(_focal_exact, hard=hard)
+    rest = _tangent(exact, primals, (None, *other_dots))
+    return value, tangent if rest is None else tangent + rest
+
+
+_focal.defjvp(_focal_jvp, symbolic_zeros=True)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
+def _focal_dz(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> jax.Array:
+    """The values of ``_focal_dz_exact`` from one exp, one log1p and one or two divisions."""
+    del hard
+    y = _smooth(y, eps)
+    e = jnp.exp(-jnp.abs(z))
+    r = 1.0 / (1.0 + e)
+    positive = z >= 0
+    s_pos = jnp.where(positive, r, e * r)
+    s_neg = jnp.where(positive, e * r, r)
+    one_minus_y = 1.0 - y
+    ce = _log1p_unit(e) + _relu_pair_mix(z, y, one_minus_y)
+    y_clipped = jnp.clip(y, 0.0, 1.0)
+    c = jnp.where(positive, y_clipped, 1.0 - y_clipped)
+    one_minus_c = jnp.where(positive, 1.0 - y_clipped, y_clipped)
+    s = one_minus_c + c * e  # (1 + e)(1 - p_t)
+    q = s * r
+    m = _power(q, gamma, static_gamma)
+    if static_gamma is not None and static_gamma in (1.0, 2.0, 3.0, 4.0):
+        # m rho = q^(gamma - 1) e r^2: no division.
+        m_rho = _power(q, gamma - 1.0, static_gamma - 1.0) * (e * r * r)
+    else:
+        nonzero = s > 0
+        m_rho = m * (r * jnp.where(nonzero, e / jnp.where(nonzero, s, 1.0), 1.0))
+    dz = gamma * (1.0 - 2.0 * y) * m_rho * ce + m * (one_minus_y * s_pos - y * s_neg)
+    return dz if alpha is None else _alpha_weight(alpha, y, one_minus_y) * dz
+
+
+def _focal_dz_jvp(hard, static_gamma, primals, tangents):
+    value = _focal_dz(*primals, hard, static_gamma)
+    tangent = _tangent(functools.partial(_focal_dz_exact, hard=hard), primals, tangents)
+    return value, jnp.zeros_like(value) if tangent is None else tangent
+
+
+_focal_dz.defjvp(_focal_dz_jvp, symbolic_zeros=True)
+
+
 # -- probabilities ---------------------------------------------------------------
 
 
@@ -273,12 +596,11 @@ def _check_from_logits(from_logits: Any) -> None:
         )
 
 
-def _smooth_labels(labels: jax.Array, label_smoothing: Any) -> jax.Array:
-    """``y (1 - eps) + eps / 2`` (PyTorch/Keras convention); a no-op for a static 0."""
+def _smoothing(label_smoothing: Any, dtype: Any) -> jax.Array | None:
+    """The label smoothing as an array, or None for a static 0."""
     if _checks.is_static(label_smoothing) and np.all(np.asarray(label_smoothing) == 0):
-        return labels
-    eps = _checks.hyperparameter(label_smoothing, labels.dtype)
-    return labels * (1.0 - eps) + 0.5 * eps
+        return None
+    return _checks.hyperparameter(label_smoothing, dtype)
 
 
 def _pos_weight_array(pos_weight: Any, logits: jax.Array) -> jax.Array | None:
@@ -296,7 +618,8 @@ def _pos_weight_array(pos_weight: Any, logits: jax.Array) -> jax.Array | None:
             f"`logits` {shape} (e.g. one weight per class, shape {shape[-1:]}), got "
             f"pos_weight.shape={tuple(pos_weight.shape)}."
         )
-    return jnp.broadcast_to(pos_weight.astype(logits.dtype), shape)
+    # Broadcast where it is used (see _bce_logits).
+    return pos_weight.astype(logits.dtype)
 
 
 def _is_hard(labels: Any, label_smoothing: Any) -> bool:
@@ -383,14 +706,15 @@ def binary_cross_entropy(
     logits, labels, where = prepare_pair(
         "logits", logits, "labels", labels, where, fill_a=0.0 if from_logits else 0.5
     )
-    labels = _smooth_labels(labels, label_smoothing)
+    eps = _smoothing(label_smoothing, logits.dtype)
     pos_weight = _pos_weight_array(pos_weight, logits)
     if from_logits:
-        values = _sigmoid_cross_entropy(logits, labels, pos_weight)
+        values = _bce_logits(logits, labels, pos_weight, eps)
     else:
+        labels = _smooth(labels, eps)
         positive = labels * -_floored_log(logits)
         if pos_weight is not None:
-            positive = pos_weight * positive
+            positive = jnp.broadcast_to(pos_weight, positive.shape) * positive
         values = positive + (1.0 - labels) * -_floored_log1m(logits)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
@@ -443,8 +767,7 @@ def hinge_loss(
     _checks.check_hyperparameter("margin", margin, lower=0.0)
     scores, labels, where = prepare_pair("scores", scores, "labels", labels, where)
     margin = _checks.hyperparameter(margin, scores.dtype)
-    signs = jnp.where(labels > 0, 1.0, -1.0).astype(scores.dtype)
-    values = jax.nn.relu(margin - signs * scores)
+    values = _hinge(scores, labels, margin)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -473,12 +796,12 @@ def focal_loss(
 
         l = \alpha_t\,(1 - p_t)^{\gamma}\,\mathrm{CE}.
 
-    For hard labels this is :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`. The
-    factor :math:`(1 - p_t)^\gamma = \exp(\gamma \log(1 - p_t))` is computed in
-    the log domain, so the loss and its gradient are accurate at any logit
-    (``±1e3`` included) and for every :math:`\gamma \ge 0`; with
+    For hard labels this is :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`.
+    :math:`1 - p_t` is computed as a sum of non-negative terms (never as
+    :math:`1 - p_t` by subtraction), so the loss and its gradient are accurate
+    at any logit (``±1e3`` included) and for every :math:`\gamma \ge 0`; with
     ``gamma=0, alpha=None`` the result equals :func:`binary_cross_entropy`
-    exactly. The derivative comes from a ``custom_jvp`` rule, so ``jax.grad``,
+    exactly. The derivatives come from ``custom_jvp`` rules, so ``jax.grad``,
     ``jax.jvp`` and ``jax.hessian`` all work, with respect to the logits, the
     labels, ``gamma`` and ``alpha``.
 
@@ -507,7 +830,7 @@ def focal_loss(
         >>> import jax.numpy as jnp, lossjax
         >>> logits = jnp.array([2.0, -1.0, -1e3])
         >>> lossjax.focal_loss(logits, jnp.array([1, 0, 1]), gamma=2.0, reduction="none")
-        Array([1.8035624e-03, 2.2658059e-02, 1.0000000e+03], dtype=float32)
+        Array([1.8035626e-03, 2.2658059e-02, 1.0000000e+03], dtype=float32)
 
     References:
         Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object
@@ -524,15 +847,15 @@ def focal_loss(
     )
     if not from_logits:
         logits = _probabilities_to_logits(logits)
-    labels = _smooth_labels(labels, label_smoothing)
-    gamma = _checks.hyperparameter(gamma, logits.dtype)
-    # The factor is exactly 1 for gamma == 0: then this is binary_cross_entropy.
-    values = _modulating_factor(logits, labels, gamma, hard) * _sigmoid_cross_entropy(
-        logits, labels
-    )
-    if alpha is not None:
-        alpha = _checks.hyperparameter(alpha, logits.dtype)
-        values = (alpha * labels + (1.0 - alpha) * (1.0 - labels)) * values
+    eps = _smoothing(label_smoothing, logits.dtype)
+    static_gamma = _static_gamma(gamma)
+    if static_gamma == 0.0 and alpha is None:
+        values = _bce_logits(logits, labels, None, eps)  # the factor is 1: bit for bit BCE
+    else:
+        gamma = _checks.hyperparameter(gamma, logits.dtype)
+        if alpha is not None:
+            alpha = _checks.hyperparameter(alpha, logits.dtype)
+        values = _focal(logits, labels, gamma, alpha, eps, hard, static_gamma)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

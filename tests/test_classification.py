@@ -10,6 +10,7 @@ and ±1e4, where naive formulas overflow or return NaN.
 from __future__ import annotations
 
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -686,3 +687,102 @@ def test_property_probabilities_give_finite_values_and_gradients(p, y):
     for name in ("bce_probabilities", "focal_probabilities"):
         value, (gp, _) = _value_and_grads(name, 2.0)(p, y)
         assert np.isfinite(value) and np.all(np.isfinite(gp)), name
+
+
+# -- the fast compiled form (issue 5): same values, fewer passes -------------------
+
+
+@pytest.mark.parametrize("gamma", (1.5, 2.5, 3.0, 4.0))
+def test_focal_static_gammas_computed_by_products_match_reference(gamma):
+    # Static multiples of 1/2 up to 3 take products and a sqrt instead of pow;
+    # integer gammas up to 4 take a division-free logits derivative.
+    for z, y, atol in ((HARD_Z, HARD_Y, 0.0), (SOFT_Z, SOFT_Y, SOFT_GRAD_ATOL)):
+        assert_close(none(lossjax.focal_loss, z, y, gamma=gamma), ref_focal(z, y, gamma))
+        grad = grad_of(lossjax.focal_loss, gamma=gamma)(z, y)
+        assert_close(grad, ref_focal_grad(z, y, gamma), rtol=1e-5, atol=atol)
+
+
+def test_focal_static_and_traced_gamma_agree():
+    traced_value = jax.jit(
+        lambda z, y, g: lossjax.focal_loss(z, y, gamma=g, alpha=0.25, reduction="none")
+    )
+    traced_grad = jax.jit(
+        jax.grad(lambda z, y, g: lossjax.focal_loss(z, y, gamma=g, alpha=0.25, reduction="sum"))
+    )
+    for gamma in (0.5, 1.0, 2.0, 3.0):
+        for z, y, atol in ((HARD_Z, HARD_Y, 1e-37), (SOFT_Z, SOFT_Y, SOFT_GRAD_ATOL)):
+            static = none(lossjax.focal_loss, z, y, gamma=gamma, alpha=0.25)
+            np.testing.assert_allclose(static, traced_value(z, y, gamma), rtol=1e-6, atol=1e-37)
+            static_grad = grad_of(lossjax.focal_loss, gamma=gamma, alpha=0.25)(z, y)
+            np.testing.assert_allclose(
+                static_grad, traced_grad(z, y, gamma), rtol=1e-5, atol=atol, err_msg=str(gamma)
+            )
+
+
+def test_label_smoothing_and_pos_weight_gradients_at_extreme_logits():
+    # Both are applied inside the custom derivative rules; check them in float32.
+    eps, pw = 0.2, 2.5
+    # The labels as smoothed in float32 (the loss's input, rounded once).
+    eps32 = np.float32(eps)
+    smoothed = np.float64(HARD_Y * (np.float32(1) - eps32) + np.float32(0.5) * eps32)
+    grad = grad_of(lossjax.binary_cross_entropy, label_smoothing=eps, pos_weight=pw)
+    assert_close(grad(HARD_Z, HARD_Y), ref_bce_grad(HARD_Z, smoothed, pw), rtol=1e-5)
+    for gamma in (0.5, 2.0):
+        out = none(lossjax.focal_loss, HARD_Z, HARD_Y, gamma=gamma, label_smoothing=eps)
+        assert_close(out, ref_focal(HARD_Z, smoothed, gamma))
+        grad = grad_of(lossjax.focal_loss, gamma=gamma, label_smoothing=eps)(HARD_Z, HARD_Y)
+        # Smoothed labels are soft: p - y may cancel (see SOFT_GRAD_ATOL).
+        assert_close(grad, ref_focal_grad(HARD_Z, smoothed, gamma), rtol=1e-5, atol=1e-7)
+
+
+def test_hinge_label_mapping_holds_for_tiny_and_huge_labels():
+    # The value maps labels to signs without a select; the gradient must agree.
+    y = np.array([2e-38, 1e-30, 3e38, np.inf, -np.inf, -2e-38, 0.0], np.float32)
+    signs = np.where(y > 0, 1.0, -1.0)
+    s = np.full(7, 0.25, np.float32)
+    np.testing.assert_array_equal(none(lossjax.hinge_loss, s, y), 1.0 - signs * 0.25)
+    np.testing.assert_array_equal(grad_of(lossjax.hinge_loss)(s, y), -signs)
+
+
+def test_log1p_series_is_accurate_on_the_unit_interval():
+    from lossjax._classification import _log1p_unit
+
+    x = np.exp(-np.linspace(0.0, 87.0, 20001)).astype(np.float32)
+    x = x[x >= np.finfo(np.float32).tiny]
+    got = np.float64(jax.jit(_log1p_unit)(x))
+    np.testing.assert_allclose(got, np.log1p(np.float64(x)), rtol=4 * 2.0**-24)
+
+
+def _full_size_arrays(fn, shape):
+    """Names of the full-size arrays that ``fn``'s optimised CPU program writes."""
+    arg = jax.ShapeDtypeStruct(shape, jnp.float32)
+    text = jax.jit(fn).lower(arg, arg).compile().as_text()
+    entry = text[text.index("ENTRY") :]
+    dims = ",".join(map(str, shape))
+    found = re.findall(rf"%(\S+) = f32\[{dims}\]\S* (\w[\w-]*)\(", entry)
+    return [name for name, op in found if op not in ("parameter", "bitcast")]
+
+
+FAST_CASES = {
+    "bce": lambda z, y: lossjax.binary_cross_entropy(z, y),
+    "bce_smoothed_weighted": lambda z, y: lossjax.binary_cross_entropy(
+        z, y, label_smoothing=0.1, pos_weight=2.0
+    ),
+    "hinge": lambda z, y: lossjax.hinge_loss(z, y),
+    "focal_2": lambda z, y: lossjax.focal_loss(z, y, gamma=2.0),
+    "focal_half_alpha_smoothed": lambda z, y: lossjax.focal_loss(
+        z, y, gamma=0.5, alpha=0.25, label_smoothing=0.1
+    ),
+}
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's fusion structure")
+@pytest.mark.parametrize("name", FAST_CASES)
+def test_value_and_grad_compile_to_one_reduction_and_one_gradient_pass(name):
+    # Performance, checked deterministically: on XLA:CPU every full-size
+    # intermediate is a pass over memory. The value is one fused reduction that
+    # writes nothing; value_and_grad writes exactly one array, the gradient.
+    loss = FAST_CASES[name]
+    shape = (512, 512)
+    assert _full_size_arrays(loss, shape) == []
+    assert len(_full_size_arrays(jax.value_and_grad(loss), shape)) == 1
