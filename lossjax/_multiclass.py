@@ -6,15 +6,40 @@ that axis, and ``weights``/``where`` have that per-example shape.
 
 Numerics:
 
-* **Log-softmax.** With :math:`a` the arg-max class, the logits are shifted to
-  :math:`z' = z - z_a` and the normaliser is
-  :math:`\operatorname{lse}' = \operatorname{log1p}(\sum_{k \ne a} e^{z'_k})`,
-  so :math:`\log q_k = z'_k - \operatorname{lse}'`. The usual
-  :math:`\log \sum_k e^{z'_k}` rounds :math:`\log(1 + 10^{-9})` to 0, so the
-  cross-entropy of a confident correct prediction came out as 0 and its
-  gradient :math:`q_a - 1` as 0; here both keep full relative precision. The
-  shift is a differentiable gather (no ``stop_gradient``), which is what makes
-  the derivative of :math:`\operatorname{lse}'` exactly the softmax.
+* **Labels: log-odds.** The label losses work with the log-odds against the
+  label, :math:`a = \log\sum_{k \ne y} e^{z_k} - z_y`, computed as
+  :math:`\log r - (z_y - s)` with :math:`r = \sum_{k \ne y} e^{z_k - s}`
+  (the label's term left out of the sum, not subtracted from it). Then
+  :math:`-\log p_y = \operatorname{softplus}(a)` and
+  :math:`\log(1 - p_y) = -\operatorname{softplus}(-a)`, both exact for any
+  :math:`a`: the cross-entropy of a confident correct prediction (:math:`1 - p_y
+  = 2\cdot10^{-9}`, where :math:`\log(1 + 10^{-9})` rounds to 0) keeps full
+  relative precision, and so does its gradient :math:`-(1 - p_y) =
+  -\sigma(a)`. The shift :math:`s` is the label's own logit, which needs no
+  pass over the logits for their maximum; if a term overflows (a logit more
+  than 88 above the label's) the sum is infinite and the batch is recomputed
+  with :math:`s` the row maximum. The focal loss shifts by the largest other
+  logit, so that :math:`a` (and the focal factor) stays exact even where
+  :math:`1 - p_y` underflows (e.g. :math:`a = -2\cdot10^4` at logits
+  :math:`\pm 10^4`).
+* **Target distributions: log-softmax.** With :math:`m` the row maximum,
+  :math:`\operatorname{logsumexp}(z) - m = \operatorname{log1p}(\sum_{z_k < m}
+  e^{z_k - m} + n_m - 1)` (:math:`n_m` the number of classes at the maximum),
+  the small part kept separately from the 1 of the maximum; the gradient
+  :math:`s\,q - t` (:math:`s = \sum_k t_k`) is computed at the maximum as
+  :math:`(s - t) + s\operatorname{expm1}(-\operatorname{lse})`, so :math:`1 - q`
+  keeps its relative precision there too.
+* **Speed.** Each loss reads the logits in a few fused row reductions and
+  writes its gradient in one elementwise pass: the derivatives are
+  hand-written JVP rules (linear in the tangents, so reverse mode transposes
+  them into that one pass, and differentiable, so Hessians work) instead of
+  derivatives through max, argmax and selects. No one-hot is formed. The row
+  reductions are written with arithmetic (min/max, the distance to the
+  label's index) rather than comparisons, which XLA's CPU reductions fuse,
+  and separate loops share no subexpression (a shared one would be written to
+  memory). With gradients, the forward pass writes one [..., K] array of
+  exponentials into the gradient's own buffer, and the backward pass reads it
+  back rather than recomputing them.
 * **Probabilities** (``from_logits=False``): :math:`\log p` is clamped at
   :math:`-100` (PyTorch's ``BCELoss`` convention) through a safe ``where``, so
   a probability of exactly 0 gives :math:`-100` with a zero gradient and a
@@ -24,12 +49,11 @@ Numerics:
 * **Zero targets.** :math:`0 \cdot \log 0 = 0`, in the value and in the
   gradient. A class excluded from the softmax with a logit of :math:`-\infty`
   contributes nothing where its target is 0 (optax's
-  ``safe_softmax_cross_entropy`` behaviour) instead of ``0 * inf = nan``.
-* **Focal factor.** :math:`(1 - p_y)^\gamma` is :math:`\exp(\gamma\log(1-p_y))`
-  with :math:`\log(1 - p_y)` from ``log1p(-p_y)`` when :math:`p_y < 1/2` and
-  from a log-sum-exp over the other classes otherwise, so it stays exact
-  (e.g. :math:`-2\cdot10^4` at logits :math:`\pm 10^4`) where :math:`1-p_y`
-  underflows, and :math:`\gamma` can be traced, vmapped and differentiated.
+  ``safe_softmax_cross_entropy`` behaviour) instead of ``0 * inf = nan``
+  (a batch with such a term is summed a second time, with the term set to 0).
+* **Focal factor.** :math:`(1 - p_y)^\gamma = \exp(-\gamma\operatorname{softplus}(-a))`,
+  finite and exact for logits of any size; :math:`\gamma` can be traced,
+  vmapped and differentiated.
 
 Class weights (``class_weights`` of the two cross-entropies) follow PyTorch's
 class-index convention: an example counts with weight
@@ -42,19 +66,19 @@ reduction.
 
 from __future__ import annotations
 
-import math
+import functools
 import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from lossjax import _checks, _reduction
 from lossjax._reduction import AxisName, mask_inputs, prepare_where, reduce_loss
 
 # Lower clamp of log-probabilities computed from probabilities (PyTorch's BCELoss value).
 _LOG_CLAMP = -100.0
-_LOG_HALF = math.log(0.5)
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -134,37 +158,311 @@ def _safe_log1m(p: jax.Array) -> jax.Array:
     return jnp.where(below_one, jnp.maximum(jnp.log1p(-safe), clamp), clamp)
 
 
-def _log_softmax_parts(logits: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Returns ``(shifted, lse)`` with ``log_softmax(logits) = shifted - lse[..., None]``.
+# -- softmax kernels (logits) --------------------------------------------------------------
+#
+# Every pass over the [..., K] logits costs a full read of them, so the kernels
+# below are written for the two kinds of fused loops XLA emits: row reductions
+# (on CPU, YNNPACK fusions, which fuse arithmetic, exp/log, min/max and iota but
+# not compare/select) and one elementwise loop for the gradient. Hand-written
+# JVP rules (linear in the tangents, so they transpose to a single elementwise
+# backward pass, and differentiable, so Hessians work) replace differentiation
+# through max/argmax/where. See the module docstring for the numerics.
 
-    ``shifted = logits - logits[argmax]`` (<= 0, exactly 0 at the arg-max) and
-    ``lse = log1p(sum of exp(shifted) over the other classes)`` (>= 0). The
-    log1p keeps the small part that ``log(1 + small)`` would round away.
+# Class indices are handled as floating-point numbers in the row reductions.
+_MAX_FLOAT_CLASSES = 2**24
+
+
+def _neg_zero(dtype: Any) -> jax.Array:
+    # -0.0, the exact identity of addition, computed so that it stays a
+    # constant of this reduction instead of a literal 0 shared with the rest of
+    # the program (a shared initial value slows multi-output CPU reductions).
+    return jax.lax.neg(jax.lax.full((), 0, dtype))
+
+
+@jax.custom_jvp
+def _row_sum(x: jax.Array) -> jax.Array:
+    """Sum over the last axis (a plain fused reduction; differentiable through its JVP)."""
+    return jax.lax.reduce(x, _neg_zero(x.dtype), jax.lax.add, (x.ndim - 1,))
+
+
+@_row_sum.defjvp
+def _row_sum_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return _row_sum(x), jnp.sum(dx, axis=-1)
+
+
+def _gather(x: jax.Array, labels: jax.Array) -> jax.Array:
+    """``x[..., labels]`` per example (``x`` is ``[..., K]``, ``labels`` is ``[...]``)."""
+    return jnp.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
+
+
+def _safe_log_sum(r: jax.Array) -> jax.Array:
+    """``log r`` for a sum ``r >= 0``: ``-inf`` at 0, with finite derivatives everywhere."""
+    positive = r > 0
+    return jnp.where(
+        positive, jnp.log(jnp.where(positive, r, jnp.ones((), r.dtype))), -jnp.inf
+    ).astype(r.dtype)
+
+
+def _label_distance(z: jax.Array, labels: jax.Array, squared: bool = False) -> jax.Array:
+    """``|k - label|`` (or its square) as floats: 0 on the label's class, >= 1 elsewhere.
+
+    Arithmetic rather than a comparison, so that it fuses into the row
+    reductions. The two variants keep XLA from sharing (and so writing to
+    memory) one [..., K] array between two reductions.
     """
-    top = jnp.argmax(logits, axis=-1, keepdims=True)
-    is_top = jax.lax.broadcasted_iota(top.dtype, logits.shape, logits.ndim - 1) == top
-    zero = jnp.zeros((), logits.dtype)
-    # The arg-max entry is a constant 0, not `z_a - z_a`: its gradient would be
-    # `+1 - 1` added to the small derivative of the rest, and lose it.
-    shifted = jnp.where(is_top, zero, logits - jnp.take_along_axis(logits, top, axis=-1))
-    rest = jnp.sum(jnp.where(is_top, zero, jnp.exp(shifted)), axis=-1)
-    return shifted, jnp.log1p(rest)
+    if z.shape[-1] > _MAX_FLOAT_CLASSES and jnp.finfo(z.dtype).nmant < 52:
+        on_label = jax.lax.broadcasted_iota(labels.dtype, z.shape, z.ndim - 1)
+        return (on_label != labels[..., None]).astype(z.dtype)
+    iota = jax.lax.broadcasted_iota(z.dtype, z.shape, z.ndim - 1)
+    if squared:
+        # (k + 1) - (label + 1): the same integers, from a different broadcast.
+        d = (iota + 1) - (labels + 1)[..., None].astype(z.dtype)
+        return d * d
+    return jnp.abs(iota - labels[..., None].astype(z.dtype))
 
 
-def _neg_log_probs(x: jax.Array, from_logits: bool) -> jax.Array:
-    """``-log q`` over the class axis (last), all entries >= 0."""
-    if not from_logits:
-        return -_safe_log(x)
-    shifted, lse = _log_softmax_parts(x)
-    return lse[..., None] - shifted
+def _others_max(z: jax.Array, labels: jax.Array) -> jax.Array:
+    """Max over the classes other than the label (``-finfo.max / 2`` if there are none)."""
+    big = jnp.finfo(z.dtype).max
+    # Off the label (distance >= 1) the bound is >= big / 2, so min() keeps z;
+    # on the label it is -big / 2, below every other class's logit.
+    bound = (_label_distance(z, labels, squared=True) - 0.5) * big
+    return jnp.max(jnp.minimum(z, bound), axis=-1)
 
 
-def _drop_excluded(neg_log_q: jax.Array, targets: jax.Array, from_logits: bool) -> jax.Array:
-    """Zeroes ``-log q = inf`` (a -inf logit) where the target is 0, so 0 * inf is not nan."""
-    if not from_logits:  # clamped at 100, always finite
-        return neg_log_q
-    excluded = (targets == 0) & jnp.isinf(neg_log_q)
-    return jnp.where(excluded, jnp.zeros((), neg_log_q.dtype), neg_log_q)
+def _label_sums_fused(
+    z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(r, shift, z_label)`` in row reductions only (no [..., K] temporary).
+
+    ``r = sum over k != label of exp(z_k - shift)``.
+    """
+    zy = _gather(z, labels)
+
+    def below(shift):
+        # exp(z_k - shift) <= 1 off the label: min() with the distance (0 on
+        # the label, >= 1 elsewhere) drops the label's term.
+        return jnp.sum(jnp.minimum(jnp.exp(z - shift[..., None]), _label_distance(z, labels)), -1)
+
+    if exact:
+        shift = _others_max(z, labels)
+        return below(shift), shift, zy
+    # Fast path, shifted by the label's logit: no pass for the row max.
+    off_label = jnp.minimum(_label_distance(z, labels), 1)
+    r = jnp.sum(off_label * jnp.exp(z - zy[..., None]), axis=-1)
+    # A term that overflowed (a logit 88 above the label's) makes the sum
+    # inf: then the batch is recomputed shifted by the row max.
+    bad = jnp.any(keep & ~(r < jnp.inf))
+
+    def by_max():
+        m = jnp.max(z, axis=-1)
+        return below(m), m
+
+    r, shift = jax.lax.cond(bad, by_max, lambda: (r, zy))
+    return r, shift, zy
+
+
+def _label_odds_fused(z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool) -> jax.Array:
+    """Primal of :func:`_label_log_odds`, in row reductions only (no [..., K] temporary)."""
+    r, shift, zy = _label_sums_fused(z, labels, keep, exact)
+    return _safe_log_sum(r) - (zy - shift)
+
+
+def _label_odds_parts(
+    z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(a, e, 1 / r)`` for the JVP rule of :func:`_label_log_odds`.
+
+    ``e[..., k] = exp(z_k - shift)`` off the label (0 on the label and on
+    removed examples) and ``r = sum(e)``: ``e / r`` is the softmax over the
+    other classes, the derivative of ``a + z_label``. ``e`` is the one
+    [..., K] array written in the forward pass; the backward pass reads it.
+    """
+    zero = jnp.zeros((), z.dtype)
+
+    def shifted_exp(shift):
+        on_label = jax.lax.broadcasted_iota(labels.dtype, z.shape, z.ndim - 1) == labels[..., None]
+        e = jnp.where(on_label | ~keep[..., None], zero, jnp.exp(z - shift[..., None]))
+        return e, jnp.sum(e, axis=-1)
+
+    zy = _gather(z, labels)
+    if exact:
+        shift = _others_max(z, labels)
+        e, r = shifted_exp(shift)
+    else:
+        shift = zy
+        e, r = shifted_exp(shift)
+        bad = jnp.any(keep & ~(r < jnp.inf))
+
+        def by_max():
+            m = jnp.max(z, axis=-1)
+            return (*shifted_exp(m), m)
+
+        e, r, shift = jax.lax.cond(bad, by_max, lambda: (e, r, shift))
+    a = _safe_log_sum(r) - (zy - shift)
+    inv_r = 1 / jnp.where(r > 0, r, jnp.ones((), r.dtype))
+    return a, e, inv_r
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _label_log_odds(z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool) -> jax.Array:
+    r"""Log-odds against the label, :math:`a = \log\sum_{k \ne y} e^{z_k} - z_y`, per example.
+
+    ``-log p_y = softplus(a)`` and ``log(1 - p_y) = -softplus(-a)``, both exact
+    for any ``a`` (module docstring). Removed examples (``keep`` False) give 0
+    with zero derivatives, whatever their logits hold. ``exact=False`` may give
+    ``a = -inf`` where ``1 - p_y`` underflows (cross-entropy 0, its correctly
+    rounded value); ``exact=True`` shifts by the largest other logit so that
+    ``a`` stays exact there too (the focal factor needs it).
+    """
+    return jnp.where(keep, _label_odds_fused(z, labels, keep, exact), jnp.zeros((), z.dtype))
+
+
+@_label_log_odds.defjvp
+def _label_log_odds_jvp(exact, primals, tangents):
+    z, labels, keep = primals
+    dz = tangents[0]
+    a, e, inv_r = _label_odds_parts(z, labels, keep, exact)
+    # d a = sum_k (e_k / r) dz_k - dz_label: linear in dz, so its transpose is
+    # one elementwise pass (e * a_bar / r) plus a scatter at the labels.
+    da = jnp.sum(e * inv_r[..., None] * dz, axis=-1) - _gather(dz, labels)
+    zero = jnp.zeros((), z.dtype)
+    return jnp.where(keep, a, zero), jnp.where(keep, da, zero)
+
+
+def _log_softmax_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(m, lse)``: the row max and ``logsumexp(z) - m``, exact for confident rows.
+
+    ``lse = log1p(sum of exp(z_k - m) over the classes below the max + ties - 1)``:
+    the usual ``log(1 + small)`` would round the small part away.
+    """
+    big = jnp.finfo(z.dtype).max
+    m = jnp.max(z, axis=-1)
+    # (m - z) * big is 0 at the max and >= 1 below it (inf far below):
+    # min(exp(z - m), .) drops the max's 1 from the sum, min(., 1) counts the
+    # classes below the max. (A constant for differentiation: it only selects
+    # terms.) The two sums share no subexpression, not even the broadcast of
+    # m: where XLA runs them as two loops, a shared one is written to memory.
+    below = _row_sum(
+        jnp.minimum(jnp.exp(z - m[..., None]), jax.lax.stop_gradient((m[..., None] - z) * big))
+    )
+    m_count = jax.lax.optimization_barrier(m)
+    n_below = _row_sum(jnp.minimum(jax.lax.stop_gradient((m_count[..., None] - z) * big), 1))
+    return m, jnp.log1p(below + ((z.shape[-1] - 1) - n_below))
+
+
+def _dense_value(z: jax.Array, t: jax.Array, kind: str, stats=None):
+    """``(m, lse, s, value)`` of the target-distribution kernel (row reductions only).
+
+    With ``stats = (m, lse)`` given, they are used and ``s = sum(t)`` is
+    returned too (for the derivative); else ``s`` is None.
+    """
+    with_sum = stats is not None
+
+    def stats_and_value(safe: bool):
+        m, lse = _log_softmax_stats(z) if stats is None else stats
+        # t (-log q) = t (m - z) + t lse, plus t log t for KL; 0 where t = 0.
+        # The barrier keeps XLA from sharing z - m and the broadcast row
+        # statistics with the reductions above (shared, they are written to
+        # memory); m - z = -(z - m) exactly.
+        m_, lse_ = jax.lax.optimization_barrier((m, lse))
+        gap = m_[..., None] - z
+        if safe and with_sum:
+            # m - z capped at finfo.max where t == 0 (0 * gap = 0 at a -inf
+            # logit), uncapped where t != 0 (big / 0 = inf): arithmetic, so
+            # that this rare pass also needs no [..., K] temporary.
+            big = jnp.finfo(z.dtype).max
+            present = jax.lax.stop_gradient(jnp.minimum(jnp.abs(t) * big, 1))
+            gap = jnp.minimum(gap, jax.lax.stop_gradient(big / (1 - present)))
+        terms = t * gap if with_sum else t * (gap + lse_[..., None])
+        if kind == "kl":
+            terms = terms + t * jnp.log(jnp.maximum(t, jnp.finfo(z.dtype).tiny))
+        if safe and not with_sum:
+            terms = jnp.where(t == 0, jnp.zeros((), t.dtype), terms)
+        value = jnp.sum(terms, axis=-1)
+        s = None
+        if with_sum:
+            s = jnp.sum(t, axis=-1)
+            value = value + s * lse
+        return m, lse, s, value
+
+    m, lse, s, value = stats_and_value(False)
+    # A -inf logit with a zero target gives 0 * inf = nan in that sum; such
+    # batches (and only they) are computed again with the term set to 0.
+    # (Recomputed from z, so that the forward pass stays one chain of reductions.)
+    return jax.lax.cond(
+        jnp.any(jnp.isnan(value)), lambda: stats_and_value(True), lambda: (m, lse, s, value)
+    )
+
+
+def _shifted_softmax_parts(z: jax.Array):
+    """``(m, lse, w, tiny)`` for the JVP rule of :func:`_softmax_cross_entropy`.
+
+    ``w = exp(z - m) / 2`` below the max (in ``[0, 1/2]``) and ``(z - m) -
+    tiny = -tiny`` at it (``tiny`` the smallest normal number: a marker whose
+    derivative is that of ``z - m``). ``w`` is the one [..., K] array of the
+    forward pass, written into the gradient's own buffer and read back by the
+    backward pass, which then needs neither ``z`` nor ``exp``. ``lse`` is
+    :func:`_log_softmax_stats`'s, from two sums over ``w``.
+    """
+    tiny = jnp.finfo(z.dtype).tiny
+    m = jnp.max(z, axis=-1)
+    x = z - m[..., None]
+    w = jnp.where(x == 0, x - tiny, jnp.exp(x) * 0.5)
+    # The markers shift the plain sum by -tiny each (added back below, exact);
+    # ceil(-w) counts them (ceil(tiny) = 1, ceil of [-1/2, 0] is 0). Plain
+    # sums and few operations: XLA's CPU reductions are slow on others.
+    ties = jnp.sum(jnp.ceil(-jax.lax.optimization_barrier(w)), axis=-1)
+    below = 2 * (jnp.sum(w, axis=-1) + ties * tiny)
+    return m, jnp.log1p(below + (ties - 1)), w, tiny
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _softmax_cross_entropy(z: jax.Array, t: jax.Array, kind: str) -> jax.Array:
+    r"""Per-example :math:`\sum_k t_k (-\log q_k)` (``kind="ce"``) or
+    :math:`\sum_k t_k (\log t_k - \log q_k)` (``kind="kl"``), :math:`q = \operatorname{softmax}(z)`."""
+    return _dense_value(z, t, kind)[3]
+
+
+def _softmax_cross_entropy_jvp(kind, primals, tangents):
+    z, t = primals
+    dz, dt = tangents
+    zero = jnp.zeros((), z.dtype)
+    out = zero
+    if isinstance(dz, SymbolicZero):
+        m, lse, _, value = _dense_value(z, t, kind)
+    else:
+        m, lse, w, tiny = _shifted_softmax_parts(z)
+        m, lse, s, value = _dense_value(z, t, kind, (m, lse))
+        # A select (which the CPU reduction fusions do not take) keeps XLA
+        # from fusing the broadcast of s into its reduction and writing it out.
+        s_ = jnp.where(s != 0, s, zero)[..., None]
+        q_top = jnp.exp(-lse)[..., None]
+        # s q - t with q = 2 w exp(-lse); at the max (w < 0), q = 1 +
+        # expm1(-lse) keeps 1 - q exact, and `w + tiny` (0 there) gives the
+        # entry its derivative.
+        at_top = (s_ - t) + s_ * (jnp.expm1(-lse)[..., None] + (w + tiny) * q_top)
+        grad_z = jnp.where(w < 0, at_top, s_ * (w * (2 * q_top)) - t)
+        out = out + jnp.sum(grad_z * dz, axis=-1)
+    if not isinstance(dt, SymbolicZero):
+        # The barrier keeps XLA from sharing z - m with the forward reductions
+        # (which would write it to memory).
+        m_, lse_ = jax.lax.optimization_barrier((m, lse, value))[:2]
+        neg_log_q = lse_[..., None] - (z - m_[..., None])
+        if kind == "ce":
+            # A -inf logit with a zero target adds nothing, also to the derivative.
+            excluded = (t == 0) & jnp.isinf(neg_log_q)
+            grad_t = jnp.where(excluded, zero, neg_log_q)
+        else:
+            present = t > 0
+            log_t = jnp.log(jnp.where(present, t, jnp.ones((), t.dtype)))
+            grad_t = jnp.where(present, log_t + 1 + neg_log_q, zero)
+        out = out + jnp.sum(grad_t * dt, axis=-1)
+    return value, jnp.broadcast_to(out, value.shape).astype(value.dtype)
+
+
+_softmax_cross_entropy.defjvp(_softmax_cross_entropy_jvp, symbolic_zeros=True)
 
 
 def _smoothing_is_zero(label_smoothing: Any) -> bool:
@@ -172,14 +470,14 @@ def _smoothing_is_zero(label_smoothing: Any) -> bool:
 
 
 def _prepare_sparse(
-    logits: Any, labels: Any, axis: Any, where: Any, ignore_index: Any
+    logits: Any, labels: Any, axis: Any, where: Any, ignore_index: Any, from_logits: bool
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The common front of the two label losses.
 
-    Returns the logits (class axis last, compute dtype, removed examples
-    replaced by zeros), the labels (removed ones replaced by 0) and the mask
-    of kept examples: ``where`` and a label in ``[0, K)`` that is not
-    ``ignore_index``.
+    Returns the logits (class axis last, compute dtype), the labels (removed
+    ones replaced by 0) and the mask of kept examples: ``where`` and a label in
+    ``[0, K)`` that is not ``ignore_index``. Probabilities of removed examples
+    are replaced by ones; logits are left as they are (the kernels mask them).
     """
     _check_ignore_index(ignore_index)
     logits = _checks.check_floating("logits", logits)
@@ -202,14 +500,11 @@ def _prepare_sparse(
     where = prepare_where(where, shape)
     if where is not None:
         keep = keep & where
-    moved = mask_inputs(keep, moved.astype(_checks.compute_dtype(moved)), 0.0, axis=-1)
+    moved = moved.astype(_checks.compute_dtype(moved))
+    if not from_logits:
+        moved = mask_inputs(keep, moved, 1.0, axis=-1)
     labels = jnp.where(keep, labels, jnp.zeros((), labels.dtype))
     return moved, labels, keep
-
-
-def _gather(x: jax.Array, labels: jax.Array) -> jax.Array:
-    """``x[..., labels]`` per example (``x`` is ``[..., K]``, ``labels`` is ``[...]``)."""
-    return jnp.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
 
 
 # -- losses -----------------------------------------------------------------------------
@@ -308,14 +603,20 @@ def categorical_cross_entropy(
     if not _smoothing_is_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
         smoothed = targets * (1 - eps) + eps / num_classes
-    neg_log_q = _drop_excluded(_neg_log_probs(logits, from_logits), smoothed, from_logits)
-    if class_weights is None:
-        values = jnp.sum(smoothed * neg_log_q, axis=-1)
+    # Class weights enter as weighted targets: sum_k w_k t'_k (-log q_k).
+    weighted = smoothed
+    if class_weights is not None:
+        w = _per_class(
+            _class_vector("class_weights", class_weights, num_classes, dtype), logits.ndim
+        )
+        weighted = w * smoothed
+    if from_logits:
+        values = _softmax_cross_entropy(logits, weighted, "ce")
     else:
-        w = _class_vector("class_weights", class_weights, num_classes, dtype)
-        w = _per_class(w, logits.ndim)
+        values = jnp.sum(weighted * -_safe_log(logits), axis=-1)
+    if class_weights is not None:
         example_weights = jnp.sum(w * targets, axis=-1)
-        values = _safe_divide(jnp.sum(w * smoothed * neg_log_q, axis=-1), example_weights)
+        values = _safe_divide(values, example_weights)
         weights = _combine_weights(weights, example_weights)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
@@ -402,25 +703,37 @@ def sparse_categorical_cross_entropy(
     _check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
-    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index)
+    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index, from_logits)
     dtype, num_classes = logits.dtype, logits.shape[-1]
     cw = cw_y = None
     if class_weights is not None:
         cw = _class_vector("class_weights", class_weights, num_classes, dtype)
         cw_y = cw[labels]
 
-    neg_log_q = _neg_log_probs(logits, from_logits)
-    nll = _gather(neg_log_q, labels)
+    zero = jnp.zeros((), dtype)
+    if from_logits:
+        nll = jax.nn.softplus(_label_log_odds(logits, labels, keep, False))
+    else:
+        neg_log_q = -_safe_log(logits)
+        nll = _gather(neg_log_q, labels)
     values = nll
     if not _smoothing_is_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
-        if cw is None:
-            smooth = jnp.mean(neg_log_q, axis=-1)
+        v = jnp.ones((num_classes,), dtype) if cw is None else cw
+        if from_logits:
+            # sum_k v_k (-log q_k) = sum(v) * nll - sum_k v_k (z_k - z_y), with
+            # the differences taken per class (exact for logits of any size).
+            spread = jnp.sum(
+                _per_class(v, logits.ndim) * (logits - _gather(logits, labels)[..., None]),
+                axis=-1,
+            )
+            total = jnp.sum(v) * nll - jnp.where(keep, spread, zero)
         else:
-            smooth = _safe_divide(jnp.mean(_per_class(cw, logits.ndim) * neg_log_q, axis=-1), cw_y)
+            total = jnp.sum(_per_class(v, logits.ndim) * neg_log_q, axis=-1)
+        smooth = total / num_classes if cw is None else _safe_divide(total / num_classes, cw_y)
         # `where`, not a product: with an excluded class (-inf logit) the
         # smoothing term is inf, and a traced eps = 0 must still give 0, not nan.
-        smooth = jnp.where(eps == 0, jnp.zeros((), dtype), eps * smooth)
+        smooth = jnp.where(eps == 0, zero, eps * smooth)
         values = (1 - eps) * nll + smooth
     if cw_y is not None:
         weights = _combine_weights(weights, cw_y)
@@ -501,7 +814,7 @@ def categorical_focal_loss(
     _check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("gamma", gamma, lower=0.0)
     _checks.check_hyperparameter("alpha", alpha, lower=0.0, upper=1.0)
-    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index)
+    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index, from_logits)
     dtype, num_classes = logits.dtype, logits.shape[-1]
     if num_classes < 2:
         raise ValueError(
@@ -511,27 +824,13 @@ def categorical_focal_loss(
     gamma = _checks.hyperparameter(gamma, dtype)
 
     if from_logits:
-        shifted, lse = _log_softmax_parts(logits)
-        shifted_y = _gather(shifted, labels)
-        nll = lse - shifted_y
-        # log(1 - p_y): log1p(-p_y) is exact while p_y < 1/2; from there on,
-        # log-sum-exp over the other classes (exact however small 1 - p_y is).
-        small = -nll < _LOG_HALF
-        p_small = jnp.where(small, jnp.exp(-nll), jnp.zeros((), dtype))
-        is_y = jax.lax.broadcasted_iota(labels.dtype, logits.shape, logits.ndim - 1)
-        is_y = is_y == labels[..., None]
-        others = jnp.where(is_y, -jnp.inf, shifted)
-        top_other = jax.lax.stop_gradient(jnp.max(others, axis=-1))
-        # All other logits -inf (p_y = 1 exactly): log(1 - p_y) = -inf, taken
-        # as the most negative finite number so the gradients stay finite.
-        has_other = jnp.isfinite(top_other)
-        top_other = jnp.where(has_other, top_other, jnp.zeros((), dtype))
-        sum_other = jnp.sum(jnp.exp(others - top_other[..., None]), axis=-1)
-        sum_other = jnp.where(has_other, sum_other, jnp.ones((), dtype))
-        log1m_large = jnp.where(
-            has_other, top_other + jnp.log(sum_other) - lse, jnp.finfo(dtype).min
-        )
-        log1m = jnp.where(small, jnp.log1p(-p_small), log1m_large)
+        # With the log-odds a against the label, -log p_y = softplus(a) and
+        # log(1 - p_y) = -softplus(-a), both exact for any a. When every other
+        # logit is -inf (p_y = 1 exactly), log(1 - p_y) = -inf is taken as the
+        # most negative finite number so the gradients stay finite.
+        a = _label_log_odds(logits, labels, keep, True)
+        nll = jax.nn.softplus(a)
+        log1m = jnp.maximum(-jax.nn.softplus(-a), jnp.finfo(dtype).min)
     else:
         p_y = _gather(logits, labels)
         nll = -_safe_log(p_y)
@@ -596,7 +895,7 @@ def kl_divergence(
         >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
         >>> targets = jnp.array([[1.0, 0.0, 0.0], [0.2, 0.2, 0.6]])
         >>> lossjax.kl_divergence(logits, targets, reduction="none")
-        Array([0.6931472 , 0.10464965], dtype=float32)
+        Array([0.6931472 , 0.10464963], dtype=float32)
 
     References:
         Kullback and Leibler, "On Information and Sufficiency", 1951; PyTorch
@@ -615,7 +914,15 @@ def kl_divergence(
     logits = mask_inputs(where, logits, 0.0, axis=-1)
     targets = mask_inputs(where, targets, -jnp.inf if log_targets else 0.0, axis=-1)
 
-    neg_log_q = _neg_log_probs(logits, from_logits)
+    if from_logits:
+        # A log-target of -inf is a zero target; exp keeps the derivative
+        # d/d(log t) = t * d/dt exact (0 there).
+        t = jnp.exp(targets) if log_targets else targets
+        values = _softmax_cross_entropy(logits, t, "kl")
+        return reduce_loss(
+            values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+        )
+    neg_log_q = -_safe_log(logits)
     # Double `where`: at a zero target both the selected and the unused branch
     # are finite, so neither the value nor any gradient sees 0 * log 0.
     if log_targets:

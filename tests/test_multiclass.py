@@ -799,3 +799,166 @@ def test_property_finite_values_and_gradients_at_extreme_logits(logits, targets,
         for g in jax.tree.leaves(grads):
             assert g.dtype == jnp.dtype(dtype) and np.isfinite(np.asarray(g, np.float64)).all()
     assert np.isfinite(float(value))
+
+
+# -- kernel paths: fast path and its fallback, ties, excluded classes ------------------------
+
+# Rows where a logit lies more than 88 above the label's: the label-shifted
+# sum overflows there, and the batch is recomputed shifted by the row max.
+FAR = np.array(
+    [
+        [0.0, 200.0, -5.0, 1.0],
+        [3.0, -6.0, 1.5, 12.0],
+        [-1e4, 1e4, 1e4 - 1.0, -3.0],
+        [50.0, -50.0, 49.0, 0.0],
+    ],
+    np.float32,
+)
+FAR_LABELS = np.array([0, 3, 0, 1], np.int32)
+
+
+def test_sparse_fallback_when_a_logit_is_far_above_the_label():
+    expected = -np_log_softmax(FAR)[np.arange(len(FAR)), FAR_LABELS]
+
+    def total(z, y):
+        return lossjax.sparse_categorical_cross_entropy(z, y, reduction="sum")
+
+    value = jax.jit(lambda z, y: lossjax.sparse_categorical_cross_entropy(z, y, reduction="none"))
+    np.testing.assert_allclose(value(FAR, FAR_LABELS), expected, rtol=1e-6)
+    # A batch without such a row takes the fast path: same values.
+    np.testing.assert_allclose(value(FAR[1:2], FAR_LABELS[1:2]), expected[1:2], rtol=1e-6)
+    v, grad = jax.jit(jax.value_and_grad(total))(FAR, FAR_LABELS)
+    np.testing.assert_allclose(v, expected.sum(), rtol=1e-6)
+    np.testing.assert_allclose(
+        grad, ref_softmax_minus_one_hot(FAR, FAR_LABELS), rtol=1e-5, atol=1e-30
+    )
+    # Under vmap the two paths are selected per batch element.
+    batched = jax.vmap(lambda z, y: total(z[None], y[None]))(FAR, FAR_LABELS)
+    np.testing.assert_allclose(batched, expected, rtol=1e-6)
+    grads = jax.vmap(jax.grad(lambda z, y: total(z[None], y[None])))(FAR, FAR_LABELS)
+    np.testing.assert_allclose(
+        grads, ref_softmax_minus_one_hot(FAR, FAR_LABELS), rtol=1e-5, atol=1e-30
+    )
+
+
+# Ties at the row maximum (the top class's 1 is not unique there).
+TIES = np.array(
+    [
+        [3.0, 3.0, -20.0, -30.0],
+        [0.0, 0.0, 0.0, 0.0],
+        [5.0, 5.0, 5.0, -1e4],
+        [1e4, -1e4, 1e4, 1e4 - 25.0],
+    ],
+    np.float32,
+)
+TIES_LABELS = np.array([0, 2, 1, 2], np.int32)
+
+
+@pytest.mark.parametrize("targets", ["one_hot", "soft"])
+def test_ties_at_the_maximum_match_reference(targets):
+    t = np.eye(4, dtype=np.float32)[TIES_LABELS] if targets == "one_hot" else PROBS[:4, :4]
+    t = t / t.sum(-1, keepdims=True)
+    log_q, q = np_log_softmax(TIES), np_softmax(TIES)
+    t64 = f64(t)
+    for loss, expected in (
+        (lossjax.categorical_cross_entropy, -(t64 * log_q).sum(-1)),
+        (lossjax.kl_divergence, ref_kl(log_q, t)),
+    ):
+        np.testing.assert_allclose(loss(TIES, t, reduction="none"), expected, rtol=1e-6)
+        grad = jax.grad(lambda z, loss=loss: loss(z, t, reduction="sum"))(TIES)
+        np.testing.assert_allclose(
+            grad, q * t64.sum(-1, keepdims=True) - t64, rtol=1e-5, atol=1e-30
+        )
+    if targets == "one_hot":
+        sparse = lossjax.sparse_categorical_cross_entropy(TIES, TIES_LABELS, reduction="none")
+        np.testing.assert_allclose(sparse, -(t64 * log_q).sum(-1), rtol=1e-6)
+
+
+def test_dense_hessian_at_ties_matches_differences_of_the_analytic_gradient():
+    z = TIES[:2]
+    t = PROBS[:2, :4] / PROBS[:2, :4].sum(-1, keepdims=True)
+
+    def grad_ref(z):
+        q = np_softmax(z)
+        return q * f64(t).sum(-1, keepdims=True) - f64(t)
+
+    hessian = jax.jit(
+        jax.hessian(lambda z: lossjax.categorical_cross_entropy(z, t, reduction="sum"))
+    )(z)
+    h = 1e-6
+    expected = np.zeros((2, 4, 2, 4))
+    for i in range(2):
+        for k in range(4):
+            step = np.zeros((2, 4))
+            step[i, k] = h
+            expected[:, :, i, k] = (grad_ref(f64(z) + step) - grad_ref(f64(z) - step)) / (2 * h)
+    np.testing.assert_allclose(hessian, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_excluded_classes_keep_the_fast_path_results_elsewhere():
+    """A -inf logit with zero target in one row (summed again without the
+    term) leaves the other rows' values and all gradients unchanged."""
+    z = LOGITS.copy()
+    t = PROBS.copy()
+    z[2, 1] = -np.inf
+    t[2, 1] = 0.0
+    t[2] /= t[2].sum()
+    expected = -(f64(t) * np.where(t > 0, np_log_softmax(z), 0)).sum(-1)
+    got = lossjax.categorical_cross_entropy(z, t, reduction="none")
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        lossjax.kl_divergence(z, t, reduction="none"), ref_kl(np_log_softmax(z), t), rtol=1e-5
+    )
+    grad = jax.grad(lambda z: lossjax.categorical_cross_entropy(z, t, reduction="sum"))(z)
+    q = np_softmax(z)
+    np.testing.assert_allclose(
+        grad, q * f64(t).sum(-1, keepdims=True) - f64(t), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_many_classes_use_exact_label_comparisons(monkeypatch):
+    """Class indices beyond float32's exact integers are compared, not subtracted."""
+    from lossjax import _multiclass
+
+    def all_paths():
+        def f(z):
+            return (
+                lossjax.sparse_categorical_cross_entropy(z, LABELS, reduction="none"),
+                lossjax.categorical_focal_loss(z, LABELS, gamma=2.0, reduction="none"),
+            )
+
+        values = f(LOGITS)
+        grads = jax.jacrev(lambda z: sum(jnp.sum(v) for v in f(z)))(LOGITS)
+        return values, grads
+
+    values, grads = all_paths()
+    monkeypatch.setattr(_multiclass, "_MAX_FLOAT_CLASSES", 1)
+    values_cmp, grads_cmp = all_paths()
+    for a, b in zip(values, values_cmp, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(grads, grads_cmp, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU buffer accounting")
+@pytest.mark.parametrize(
+    "loss, second",
+    [
+        (lossjax.categorical_cross_entropy, "dense"),
+        (lossjax.kl_divergence, "dense"),
+        (lossjax.sparse_categorical_cross_entropy, "labels"),
+        (lossjax.categorical_focal_loss, "labels"),
+    ],
+    ids=["categorical", "kl", "sparse", "focal"],
+)
+def test_value_and_grad_keeps_no_class_sized_temporaries(loss, second):
+    """The gradient is written once and nothing else of the logits' size is kept
+    (no one-hot, no materialised softmax beside the gradient's own buffer)."""
+    n, k = 64, 2048
+    z = jax.ShapeDtypeStruct((n, k), jnp.float32)
+    s = (
+        jax.ShapeDtypeStruct((n, k), jnp.float32)
+        if second == "dense"
+        else jax.ShapeDtypeStruct((n,), jnp.int32)
+    )
+    compiled = jax.jit(jax.value_and_grad(loss)).lower(z, s).compile()
+    assert compiled.memory_analysis().temp_size_in_bytes < n * k * 4
