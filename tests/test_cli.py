@@ -102,7 +102,12 @@ def test_compare_without_matplotlib_skips_the_plot(tmp_path):
         "--plot",
         str(png),
         cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path / "blocked")},
+        # Keep any PYTHONPATH the suite runs with (an uninstalled checkout, as on a GPU run).
+        env={
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path / "blocked"), os.environ.get("PYTHONPATH")])
+            )
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "matplotlib is not installed" in result.stdout
