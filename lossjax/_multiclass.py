@@ -163,10 +163,15 @@ def _safe_log1m(p: jax.Array) -> jax.Array:
 # Every pass over the [..., K] logits costs a full read of them, so the kernels
 # below are written for the two kinds of fused loops XLA emits: row reductions
 # (on CPU, YNNPACK fusions, which fuse arithmetic, exp/log, min/max and iota but
-# not compare/select) and one elementwise loop for the gradient. Hand-written
-# JVP rules (linear in the tangents, so they transpose to a single elementwise
-# backward pass, and differentiable, so Hessians work) replace differentiation
-# through max/argmax/where. See the module docstring for the numerics.
+# not compare/select, are fastest on plain sums: each constant or unary
+# operation in them costs about another pass) and elementwise loops (cheap
+# per operation). Hand-written JVP rules (linear in the tangents, so they
+# transpose to a single elementwise backward pass, and differentiable, so
+# Hessians work) replace differentiation through max/argmax/where. With
+# gradients, an elementwise loop writes the exponentials into the gradient's
+# buffer, plain sums reduce them and the backward pass reads them back. Two
+# loops never share a [..., K] subexpression (XLA would write it to memory):
+# hence the variants and barriers below. See the module docstring for the numerics.
 
 # Class indices are handled as floating-point numbers in the row reductions.
 _MAX_FLOAT_CLASSES = 2**24
@@ -400,13 +405,15 @@ def _shifted_softmax_parts(z: jax.Array):
     """``(m, lse, w, tiny)`` for the JVP rule of :func:`_softmax_cross_entropy`.
 
     ``w = exp(z - m) / 2`` below the max (in ``[0, 1/2]``) and ``(z - m) -
-    tiny = -tiny`` at it (``tiny`` the smallest normal number: a marker whose
-    derivative is that of ``z - m``). ``w`` is the one [..., K] array of the
+    tiny = -tiny`` at it (``tiny`` twice the smallest normal number: a marker
+    whose derivative is that of ``z - m``). ``w`` is the one [..., K] array of the
     forward pass, written into the gradient's own buffer and read back by the
     backward pass, which then needs neither ``z`` nor ``exp``. ``lse`` is
     :func:`_log_softmax_stats`'s, from two sums over ``w``.
     """
-    tiny = jnp.finfo(z.dtype).tiny
+    # (Not finfo.tiny itself, which other terms use: XLA would share its
+    # broadcast between loops and write it to memory.)
+    tiny = 2 * jnp.finfo(z.dtype).tiny
     m = jnp.max(z, axis=-1)
     x = z - m[..., None]
     w = jnp.where(x == 0, x - tiny, jnp.exp(x) * 0.5)
