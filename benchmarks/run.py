@@ -598,9 +598,9 @@ def goals_section(rows: list[Row], torch_device: str | None) -> tuple[str, list[
             missed.append(r.label)
     text = "\n".join(lines)
     if missed:
-        text += "\n\n" + "\n".join(f"- {m}: Reason (if not met): ..." for m in missed)
+        text += "\n\nNot met: " + "; ".join(missed) + ". The reasons are under *Goals not met, and why*."
     else:
-        text += "\n\nAll goals met. Reason (if not met): ..."
+        text += "\n\nAll goals met."
     return text, missed
 
 
