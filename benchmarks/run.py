@@ -598,7 +598,11 @@ def goals_section(rows: list[Row], torch_device: str | None) -> tuple[str, list[
             missed.append(r.label)
     text = "\n".join(lines)
     if missed:
-        text += "\n\nNot met: " + "; ".join(missed) + ". The reasons are under *Goals not met, and why*."
+        text += (
+            "\n\nNot met: "
+            + "; ".join(missed)
+            + ". The reasons are under *Goals not met, and why*."
+        )
     else:
         text += "\n\nAll goals met."
     return text, missed
