@@ -405,11 +405,31 @@ def _label(name: str, **hp: Any) -> str:
     return f"{short}({args})" if args else short
 
 
-def _regression_task(outliers: float, quick: bool) -> Task:
-    import jax.numpy as jnp
+def _linear_model(dim: int):
+    """``(init, predict, case)`` of the linear model shared by the regression and binary tasks.
+
+    ``case(name, **hp)`` trains the model on ``loss(predict(params, x), y)`` with the
+    registry's loss ``name`` and its hyperparameters bound.
+    """
     import numpy as np
 
     from lossjax import _registry
+
+    def init(rng):
+        return {"w": 0.1 * rng.normal(size=dim), "b": np.zeros(())}
+
+    def predict(params, x):
+        return x @ params["w"] + params["b"]
+
+    def case(name, **hp):
+        loss = _registry.get(name, **hp)
+        return Case(_label(name, **hp), lambda p, d: loss(predict(p, d["x"]), d["y"]))
+
+    return init, predict, case
+
+
+def _regression_task(outliers: float, quick: bool) -> Task:
+    import jax.numpy as jnp
 
     dim, n_train, n_test = 8, (256 if quick else 1000), (512 if quick else 4000)
     noise = 0.5
@@ -425,15 +445,7 @@ def _regression_task(outliers: float, quick: bool) -> Task:
         x_test = rng.normal(size=(n_test, dim))
         return {"x": x, "y": y, "x_test": x_test, "f_test": x_test @ w + 0.5}
 
-    def init(rng):
-        return {"w": 0.1 * rng.normal(size=dim), "b": np.zeros(())}
-
-    def predict(params, x):
-        return x @ params["w"] + params["b"]
-
-    def case(name, **hp):
-        loss = _registry.get(name, **hp)
-        return Case(_label(name, **hp), lambda p, d: loss(predict(p, d["x"]), d["y"]))
+    init, predict, case = _linear_model(dim)
 
     cases = (
         case("mean_squared_error"),
@@ -502,8 +514,6 @@ def _binary_task(rate: float, quick: bool) -> Task:
     import jax
     import numpy as np
 
-    from lossjax import _registry
-
     dim, n_train, n_test = 4, (1000 if quick else 4000), (4000 if quick else 40000)
     separation = 2.5  # distance between the class means, in noise widths
 
@@ -520,15 +530,7 @@ def _binary_task(rate: float, quick: bool) -> Task:
         x_test, y_test = sample(rng, n_test, direction)
         return {"x": x, "y": y.astype(np.float32), "x_test": x_test, "y_test": y_test}
 
-    def init(rng):
-        return {"w": 0.1 * rng.normal(size=dim), "b": np.zeros(())}
-
-    def score(params, x):
-        return x @ params["w"] + params["b"]
-
-    def case(name, **hp):
-        loss = _registry.get(name, **hp)
-        return Case(_label(name, **hp), lambda p, d: loss(score(p, d["x"]), d["y"]))
+    init, score, case = _linear_model(dim)
 
     pos_weight = round((1.0 - rate) / rate, 1)
     cases = (
