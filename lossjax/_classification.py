@@ -88,7 +88,7 @@ through one ``custom_jvp`` function (``_bce_logits``, ``_hinge``, ``_focal``):
 
 * its primal is a select-free expression with few operations (a step function
   is ``min(max(x b, 0) b, 1)`` with ``b`` the largest float, exact for every
-  ``x``), evaluated on inputs and constants passed through ``_apart``, an
+  ``x``), evaluated on inputs and constants passed through ``_fusion.apart``, an
   optimization barrier on CPU that keeps XLA from merging it with the
   derivative (the identity on other platforms, whose fusers combine the two
   passes themselves);
@@ -115,7 +115,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from lossjax import _checks
+from lossjax import _checks, _fusion
 from lossjax._reduction import AxisName, prepare_pair, reduce_loss
 
 # PyTorch's BCELoss floors each log at -100 so that probabilities of exactly 0
@@ -280,30 +280,6 @@ def _modulating_factor_jvp(hard, primals, tangents):
 # (see "Speed" in the module docstring)
 
 
-def _barrier(*arrays: Any) -> tuple[Any, ...]:
-    return jax.lax.optimization_barrier(arrays)
-
-
-def _unchanged(*arrays: Any) -> tuple[Any, ...]:
-    return arrays
-
-
-def _apart(*arrays: Any) -> tuple[Any, ...]:
-    """``arrays`` unchanged; on CPU behind an optimization barrier (see module docstring).
-
-    The platform is read while tracing (the default backend), not with
-    ``lax.platform_dependent``: its two branches would disagree on which values
-    vary across devices inside ``shard_map`` (the barrier marks its outputs as
-    varying). The barrier only steers fusion, so a program traced for the CPU
-    and run elsewhere is still correct.
-    """
-    return _barrier(*arrays) if jax.default_backend() == "cpu" else _unchanged(*arrays)
-
-
-def _constants(dtype: Any, *values: float) -> tuple[jax.Array, ...]:
-    return tuple(jnp.asarray(v, dtype) for v in values)
-
-
 def _big(dtype: Any) -> float:
     """The largest finite float: ``x * big * big >= 1`` for every positive ``x`` (subnormals too)."""
     return float(jnp.finfo(dtype).max)
@@ -383,7 +359,7 @@ def _log1p_unit(x: jax.Array) -> jax.Array:
 def _smooth(y: jax.Array, eps: jax.Array | None) -> jax.Array:
     """``y (1 - eps) + eps / 2`` (PyTorch/Keras convention); ``y`` for ``eps=None``.
 
-    Applied inside the custom functions, on each side of ``_apart``: smoothed
+    Applied inside the custom functions, on each side of ``_fusion.apart``: smoothed
     labels computed once outside would be materialised on CPU.
     """
     return y if eps is None else y * (1.0 - eps) + 0.5 * eps
@@ -410,8 +386,8 @@ def _bce_logits(z: jax.Array, y: jax.Array, pos_weight: Any, eps: Any) -> jax.Ar
     Without ``pos_weight`` it is ``log(1 + e) + max(-z y, z (1 - y))``: the
     softplus pair shares its log term, and one of the two max terms is 0.
     """
-    zero, one = _constants(z.dtype, 0.0, 1.0)
-    z, y, pos_weight, eps, zero, one = _apart(z, y, pos_weight, eps, zero, one)
+    zero, one = _fusion.constants(z.dtype, 0.0, 1.0)
+    z, y, pos_weight, eps, zero, one = _fusion.apart(z, y, pos_weight, eps, zero, one)
     y = _smooth(y, eps)
     log1p_e = jnp.log1p(jnp.exp(-jnp.abs(z)))
     if pos_weight is None:
@@ -444,8 +420,8 @@ _bce_logits.defjvp(_bce_logits_jvp, symbolic_zeros=True)
 @jax.custom_jvp
 def _hinge(scores: jax.Array, labels: jax.Array, margin: jax.Array) -> jax.Array:
     """``max(0, margin - sign * scores)`` with ``sign = +1`` for ``labels > 0``, else -1."""
-    constants = _constants(scores.dtype, 0.0, 1.0, 2.0, _big(scores.dtype))
-    scores, labels, margin, zero, one, two, big = _apart(scores, labels, margin, *constants)
+    constants = _fusion.constants(scores.dtype, 0.0, 1.0, 2.0, _big(scores.dtype))
+    scores, labels, margin, zero, one, two, big = _fusion.apart(scores, labels, margin, *constants)
     # +1 for labels > 0, else -1, in three operations: y * big >= 2 for every
     # normal positive y (CPU flushes subnormals to zero, in the comparison too).
     signs = jnp.maximum(jnp.minimum(labels * big, two) - one, -one)
@@ -497,8 +473,8 @@ def _focal(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> j
     a sum of non-negative terms like ``_one_minus_pt``'s ``((1 - c) + c e) / (1 + e)``.
     """
     del hard  # the values take no shortcut for hard labels
-    constants = _constants(z.dtype, 0.0, 1.0, _big(z.dtype))
-    z, y, gamma, alpha, eps, zero, one, big = _apart(z, y, gamma, alpha, eps, *constants)
+    constants = _fusion.constants(z.dtype, 0.0, 1.0, _big(z.dtype))
+    z, y, gamma, alpha, eps, zero, one, big = _fusion.apart(z, y, gamma, alpha, eps, *constants)
     y = _smooth(y, eps)
     e = jnp.exp(-jnp.abs(z))
     one_minus_y = one - y

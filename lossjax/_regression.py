@@ -1,33 +1,80 @@
-"""Regression losses: squared, absolute, Huber and log-cosh error.
+r"""Regression losses: squared, absolute, Huber and log-cosh error.
 
 All four are elementwise: ``reduction="none"`` returns the predictions' shape.
 
-Derivative rule for log-cosh: :func:`log_cosh_loss` goes through a private
-function with a ``jax.custom_jvp`` rule, ``d/de log cosh(e) = tanh(e)``. A
-``custom_jvp`` (rather than ``custom_vjp``) is used because JAX derives
-reverse mode from it by transposition, so ``jax.grad``, ``jax.jvp``,
-``jax.hessian`` and Hessian-vector products all work, while a bare
-``custom_vjp`` makes forward mode raise. The rule is needed because the
-stable value uses two branches (a series below ``|e| = 0.5``, a log1p form
-above), and autodiff through the unused branch would give ``inf * 0 = nan``
-for huge errors; the rule also lets the value and the derivative share one
-``expm1`` per element, so value and gradient together cost one ``expm1``, one
-``log1p`` and one division per element.
+Derivative rules. Each loss goes through one private function of the
+predictions and targets (``_squared``, ``_absolute``, ``_huber``,
+``_log_cosh``) with a ``jax.custom_jvp`` rule that gives the derivative of
+:math:`l(e)`, :math:`e = \hat y - y`, directly: :math:`2e`,
+:math:`\operatorname{sign}(e)`, :math:`\operatorname{clip}(e, -\delta, \delta)`
+and :math:`\tanh(e)`. A ``custom_jvp`` (rather than ``custom_vjp``) because
+JAX derives reverse mode from it by transposition, so ``jax.grad``,
+``jax.jvp``, ``jax.hessian`` and Hessian-vector products all work (the rules
+are plain differentiable expressions). For log-cosh the rule is needed for
+correctness: the stable value is a blend of two formulas, and autodiff through
+the unused one would give ``inf * 0 = nan`` for huge errors.
+
+Speed. The values are computed from inputs passed through
+:func:`lossjax._fusion.apart` (an optimization barrier on CPU) and the
+derivatives from the originals, so that a jitted ``value_and_grad`` compiles
+to two passes that share nothing: the sum of the values, which reads the
+predictions and targets, and the gradient, which reads them again and writes
+one array. Values are written without ``select``, ``compare`` or ``clamp``,
+which XLA:CPU's reduction fusion cannot take (each would cost a full-size
+array written and read back).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from lossjax import _checks
+from lossjax import _checks, _fusion
 from lossjax._reduction import AxisName, prepare_pair, reduce_loss
 
-_LOG2 = math.log(2.0)
+
+def _error_loss(value_of_error, slope_of_error, param_slope=None):
+    r"""A custom-JVP loss ``f(p, t, *params) = value(p - t, *params)``.
+
+    ``slope_of_error(e, *params)`` is :math:`\partial l / \partial e` and
+    ``param_slope(e, *params)`` the derivative with respect to the one
+    hyperparameter, if any. The value is computed on the other side of
+    :func:`_fusion.apart` from the derivatives (module docstring).
+    """
+
+    @jax.custom_jvp
+    def loss(predictions, targets, *params):
+        predictions, targets, *params = _fusion.apart(predictions, targets, *params)
+        return value_of_error(predictions - targets, *params)
+
+    def loss_jvp(primals, tangents):
+        predictions, targets, *params = primals
+        predictions_dot, targets_dot, *params_dot = tangents
+        value = loss(*primals)
+        error = predictions - targets
+        tangent = jnp.zeros_like(value)
+        if not isinstance(predictions_dot, SymbolicZero):
+            error_dot = predictions_dot
+            if not isinstance(targets_dot, SymbolicZero):
+                error_dot = predictions_dot - targets_dot
+            tangent = tangent + slope_of_error(error, *params) * error_dot
+        elif not isinstance(targets_dot, SymbolicZero):
+            tangent = tangent - slope_of_error(error, *params) * targets_dot
+        for param_dot in params_dot:
+            if not isinstance(param_dot, SymbolicZero):
+                tangent = tangent + param_slope(error, *params) * param_dot
+        return value, tangent
+
+    # Symbolic zeros: a constant target or hyperparameter adds no work.
+    loss.defjvp(loss_jvp, symbolic_zeros=True)
+    return loss
+
+
+_squared = _error_loss(jnp.square, lambda e: e + e)
+_absolute = _error_loss(jnp.abs, jnp.sign)
 
 
 def mean_squared_error(
@@ -65,7 +112,7 @@ def mean_squared_error(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    values = jnp.square(predictions - targets)
+    values = _squared(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -107,7 +154,7 @@ def mean_absolute_error(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    values = jnp.abs(predictions - targets)
+    values = _absolute(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -164,37 +211,23 @@ def huber_loss(
         "predictions", predictions, "targets", targets, where
     )
     delta = _checks.hyperparameter(delta, predictions.dtype)
-    values = _huber(predictions - targets, delta)
+    values = _huber(predictions, targets, delta)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
 
 
-@jax.custom_jvp
-def _huber(error: jax.Array, delta: jax.Array) -> jax.Array:
+def _huber_value(error: jax.Array, delta: jax.Array) -> jax.Array:
     quadratic = jnp.minimum(jnp.abs(error), delta)
     return quadratic * (jnp.abs(error) - 0.5 * quadratic)
 
 
-def _huber_jvp(primals, tangents):
-    # d/de = clip(e, -delta, delta) and d/d delta = |e| - min(|e|, delta): one
-    # fused elementwise pass, where autodiff through min and abs would add
-    # selects for both branches to the backward pass.
-    (error, delta), (error_dot, delta_dot) = primals, tangents
-    abs_error = jnp.abs(error)
-    quadratic = jnp.minimum(abs_error, delta)
-    value = quadratic * (abs_error - 0.5 * quadratic)
-    if isinstance(error_dot, SymbolicZero):
-        tangent = jnp.zeros_like(value)
-    else:
-        tangent = jnp.clip(error, -delta, delta) * error_dot
-    if not isinstance(delta_dot, SymbolicZero):
-        tangent = tangent + (abs_error - quadratic) * delta_dot
-    return value, tangent
+def _huber_delta_slope(error: jax.Array, delta: jax.Array) -> jax.Array:
+    return jnp.abs(error) - jnp.minimum(jnp.abs(error), delta)
 
 
-# Symbolic zeros: a constant delta adds no work to the derivative.
-_huber.defjvp(_huber_jvp, symbolic_zeros=True)
+# d/de = clip(e, -delta, delta), d/d delta = |e| - min(|e|, delta).
+_huber = _error_loss(_huber_value, lambda e, delta: jnp.clip(e, -delta, delta), _huber_delta_slope)
 
 
 # Taylor coefficients of log cosh x in powers of z = x^2 (the integral of tanh's
@@ -211,37 +244,32 @@ _LOG_COSH_SERIES = (
 _LOG_COSH_SMALL = 0.5
 
 
-def _log_cosh_and_tanh(error: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """log cosh(e) and tanh(e) from one expm1 and one log1p per element.
+def _log_cosh_value(error: jax.Array) -> jax.Array:
+    """log cosh(e) to a few ulp for any e, without a select.
 
-    With m = expm1(-2|e|) in (-1, 0]: log cosh e = |e| + log1p(m/2) and
-    tanh|e| = -m/(2 + m). Both are exact to a few ulp and cannot overflow. The
-    first loses bits to cancellation below |e| = 0.5, where the Taylor series
-    (a polynomial, no transcendental) takes over; the second never cancels.
+    Above ``|e| = 0.5`` it is ``|e| + log1p(expm1(-2|e|) / 2)``, exact and
+    unable to overflow; below, where that form cancels, the Taylor series in
+    ``e**2`` (a polynomial). Both are evaluated everywhere (the series on
+    ``min(e**2, 1/4)``, so that it stays finite) and blended with a 0/1 step
+    made of products and min/max, which the reduction fusion takes: exact,
+    since one of the two terms is multiplied by 0 and the other by 1.
     """
+    big = float(jnp.finfo(error.dtype).max)
     abs_error = jnp.abs(error)
-    m = jnp.expm1(-2.0 * abs_error)
-    large = abs_error + jnp.log1p(0.5 * m)
-    z = jnp.square(error)
+    large = abs_error + jnp.log1p(0.5 * jnp.expm1(-(abs_error + abs_error)))
+    z = jnp.minimum(error * error, _LOG_COSH_SMALL**2)
     series = jnp.asarray(_LOG_COSH_SERIES[-1], error.dtype)
     for c in _LOG_COSH_SERIES[-2::-1]:
         series = series * z + c
-    small = series * z
-    value = jnp.where(abs_error < _LOG_COSH_SMALL, small, large)
-    tanh = jnp.sign(error) * (-m / (2.0 + m))
-    return value, tanh
+    # 1 below |e| = 0.5 (where 0.5 - |e| >= 2**-25, so that times big it is >= 1),
+    # else 0. The second product keeps XLA from turning min(max(.)) into a clamp,
+    # which the reduction fusion does not take.
+    small_step = jnp.minimum(jnp.maximum((_LOG_COSH_SMALL - abs_error) * big, 0.0) * big, 1.0)
+    return (series * z) * small_step + large * (1.0 - small_step)
 
 
-@jax.custom_jvp
-def _log_cosh(error: jax.Array) -> jax.Array:
-    return _log_cosh_and_tanh(error)[0]
-
-
-@_log_cosh.defjvp
-def _log_cosh_jvp(primals, tangents):
-    (error,), (error_dot,) = primals, tangents
-    value, tanh = _log_cosh_and_tanh(error)
-    return value, tanh * error_dot
+# d/de log cosh(e) = tanh(e) (XLA's tanh is accurate to a few ulp).
+_log_cosh = _error_loss(_log_cosh_value, jnp.tanh)
 
 
 def log_cosh_loss(
@@ -286,7 +314,7 @@ def log_cosh_loss(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    values = _log_cosh(predictions - targets)
+    values = _log_cosh(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

@@ -157,6 +157,42 @@ def test_log_cosh_forward_mode_and_hessian():
     )
 
 
+def test_log_cosh_at_zero_and_around_the_series_switch():
+    # Exact at 0 (value, slope 0, curvature 1) and on both sides of |e| = 0.5,
+    # where the value switches from the series to the log1p form.
+    half = np.float32(0.5)
+    e = np.array(
+        [0.0, np.nextafter(half, 0), half, np.nextafter(half, 1), 0.25, 0.75], np.float32
+    )
+    values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none")
+    np.testing.assert_allclose(values, np_log_cosh(e.astype(np.float64)), rtol=3e-7)
+    assert values[0] == 0.0
+    hess = jax.hessian(lambda p: lossjax.log_cosh_loss(p, jnp.zeros(3), reduction="sum"))(
+        jnp.zeros(3)
+    )
+    np.testing.assert_allclose(hess, np.eye(3), atol=1e-7)
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_gradient_with_respect_to_targets_is_minus_the_slope(name):
+    loss, _, dref = REFERENCES[name]
+    grad_p, grad_t = jax.grad(lambda p, t: loss(p, t, reduction="sum"), (0, 1))(PRED, TARG)
+    np.testing.assert_allclose(grad_t, -dref(ERR64), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(grad_t, -grad_p)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU buffer accounting")
+@pytest.mark.parametrize("name", REFERENCES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_value_and_grad_compiles_to_two_passes_without_temporaries(name, reduction):
+    """A jitted value_and_grad keeps no full-size intermediate (such as the error
+    or a broadcast constant) between the sum of the values and the gradient."""
+    loss = REFERENCES[name][0]
+    x = jax.ShapeDtypeStruct((256, 1024), jnp.float32)
+    compiled = jax.jit(jax.value_and_grad(lambda p, t: loss(p, t, reduction=reduction)))
+    assert compiled.lower(x, x).compile().memory_analysis().temp_size_in_bytes < 1024
+
+
 def test_log_cosh_in_float64(x64):
     e = np.array([1e-12, 1e-5, 0.5, 3.0, 800.0], np.float64)
     values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none")
