@@ -306,7 +306,12 @@ def _label_odds_parts(
 
         e, r, shift = jax.lax.cond(bad, by_max, lambda: (e, r, shift))
     a = _safe_log_sum(r) - (zy - shift)
-    inv_r = 1 / jnp.where(r > 0, r, jnp.ones((), r.dtype))
+    # 1 / r is capped at 1 / tiny. XLA:CPU flushes subnormals to zero, but a
+    # GPU keeps them, and there 1 / r of a subnormal r (every other logit about
+    # 90 below the label's) overflows to inf, and e * inf gives inf and nan.
+    # Below tiny, e / tiny <= 1 is exact enough: the gradient of the loss
+    # through a = log r carries sigmoid(a) <= tiny, and r = 0 has e = 0.
+    inv_r = 1 / jnp.maximum(r, jnp.finfo(r.dtype).tiny)
     return a, e, inv_r
 
 
