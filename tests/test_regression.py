@@ -161,9 +161,7 @@ def test_log_cosh_at_zero_and_around_the_series_switch():
     # Exact at 0 (value, slope 0, curvature 1) and on both sides of |e| = 0.5,
     # where the value switches from the series to the log1p form.
     half = np.float32(0.5)
-    e = np.array(
-        [0.0, np.nextafter(half, 0), half, np.nextafter(half, 1), 0.25, 0.75], np.float32
-    )
+    e = np.array([0.0, np.nextafter(half, 0), half, np.nextafter(half, 1), 0.25, 0.75], np.float32)
     values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none")
     np.testing.assert_allclose(values, np_log_cosh(e.astype(np.float64)), rtol=3e-7)
     assert values[0] == 0.0
