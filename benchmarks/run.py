@@ -28,7 +28,10 @@ back-to-back calls ended by one ``block_until_ready``, divided by ``--inner``
 (the kernels' throughput rather than the launch latency); on a CPU ``--inner``
 is 1 by default. Before timing, the lossjax, optax and
 PyTorch values (and the lossjax and optax gradients) are compared, so a row
-never compares different losses; a mismatch prints a warning.
+never compares different losses; a mismatch prints a warning. On Linux the
+script re-executes itself once with the allocator and OpenMP settings of
+``STEADY_ENV`` (below), which take page faults and spinning threads out of the
+timings; ``LOSSJAX_BENCH_STEADY=0`` runs it without them.
 
 Usage::
 
@@ -72,6 +75,36 @@ QUICK_ELEMENTWISE = (256, 512)
 QUICK_MULTICLASS = ((256, 100), (128, 1000))
 
 LIBRARIES = ("lossjax", "optax", "floor", "torch")
+
+# Process settings for steadier timings on Linux, applied by re-executing this
+# script once at start (glibc reads them when the process starts):
+# * allocations up to 32 MiB come from the heap and freed memory is kept, so a
+#   call's fresh output buffer is not page-faulted in again on every call (the
+#   first runs of this benchmark spent more system than user time doing that);
+# * OpenMP threads (PyTorch's) sleep when idle rather than spin, so they do not
+#   take the cores from the JAX call timed after them.
+# Every library in the process runs under the same settings. LOSSJAX_BENCH_STEADY=0
+# turns this off.
+STEADY_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+    "MALLOC_TRIM_THRESHOLD_": str(16 * 2**30),
+    "MALLOC_TOP_PAD_": str(512 * 2**20),
+    "OMP_WAIT_POLICY": "PASSIVE",
+}
+
+
+def _reexec_with_steady_env() -> None:
+    if os.environ.get("LOSSJAX_BENCH_STEADY") == "0" or not sys.platform.startswith("linux"):
+        return
+    missing = {k: v for k, v in STEADY_ENV.items() if k not in os.environ}
+    if missing:
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **missing})
+
+
+def _steady_settings() -> str:
+    active = [f"`{k}={os.environ[k]}`" for k in STEADY_ENV if k in os.environ]
+    return ", ".join(active) if active else "none"
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -742,6 +775,8 @@ def write_results(rows, path: Path, plot_name: str | None, options, torch_device
         "(PyTorch: forward + `backward()`).",
         "- Ratios below 1 mean the numerator is faster; *compile ms* is the `lower` + "
         "`compile` wall time of the lossjax function.",
+        f"- Process settings (the same for every library; see `STEADY_ENV` in run.py): "
+        f"{_steady_settings()}.",
         "",
         "## Value and gradient",
         "",
@@ -892,4 +927,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _reexec_with_steady_env()
     sys.exit(main())

@@ -136,3 +136,26 @@ def test_notebook_executes_and_saves_its_figures(path, tmp_path, monkeypatch):
         figure = tmp_path / name
         assert figure.exists(), f"{path.name} did not save {name}"
         assert figure.stat().st_size > 10_000, f"{name} is suspiciously small"
+
+
+def test_benchmark_script_runs_and_writes_its_block_of_the_results_file(tmp_path):
+    # The README's benchmark command, at smoke sizes and without timing claims:
+    # it must run, check lossjax against optax, and rewrite only its own block.
+    results = tmp_path / "RESULTS.md"
+    results.write_text("kept above\n<!-- run.py:start -->\nold\n<!-- run.py:end -->\nkept below\n")
+    options = ["--quick", "--repeats", "1", "--no-torch", "--only", "huber,sparse_ce"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *options, "--out-dir", str(tmp_path)],
+        env=_smoke_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stdout
+    text = results.read_text()
+    assert text.startswith("kept above\n") and text.endswith("kept below\n")
+    assert "old" not in text and "| Huber (delta=1) 256×512 |" in text
+    assert "| sparse CE 128×1000 |" in text
+    if sys.platform.startswith("linux"):  # the steadier process settings were applied
+        assert "OMP_WAIT_POLICY=PASSIVE" in text
