@@ -38,16 +38,14 @@
 #
 # Environment knobs: WHEELS (wheel directory), PYTHON (interpreter), VENV (venv to create,
 # default /tmp/lossjax-accelerator-venv), JAX_EXTRA (cuda12 or cuda13), BENCH_ARGS (extra
-# benchmarks/run.py flags, e.g. "--quick"), MULTI_DEVICE_K (pytest -k expression selecting the
-# tests that need 8 devices), PYTEST_FLAGS (default "-q -x -p no:cacheprovider"; e.g. add
+# benchmarks/run.py flags, e.g. "--quick"), PYTEST_FLAGS (default "-q -x -p no:cacheprovider"; e.g. add
 # "-n 8" for pytest-xdist, with XLA_PYTHON_CLIENT_PREALLOCATE=false so that the workers share
 # the GPU's memory).
 #
 # Tests: the suite runs with JAX_PLATFORMS=cuda,cpu, so the GPU is JAX's default device
 # (tests/conftest.py only sets JAX_PLATFORMS=cpu when it is unset). With one GPU,
-# jax.device_count() is 1: tests/test_distributed.py skips itself and the shard_map tests of
-# other files (jax.make_mesh over 8 devices) would fail. Those tests (selected by
-# MULTI_DEVICE_K) therefore run in a second pass with JAX_PLATFORMS=cpu on the 8 virtual CPU
+# jax.device_count() is 1, and the tests marked `multi_device` (shard_map and sharding over 8
+# devices) would skip. They run in a second pass with JAX_PLATFORMS=cpu on the 8 virtual CPU
 # devices that conftest.py sets up; everything else runs on the GPU.
 set -uo pipefail
 
@@ -63,7 +61,6 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-${TMPDIR:-/tmp}/lossjax-accelerator-venv}
 JAX_EXTRA=${JAX_EXTRA:-cuda12}
 BENCH_ARGS=${BENCH_ARGS:-}
-MULTI_DEVICE_K=${MULTI_DEVICE_K:-shard_map or sharding or test_distributed}
 PYTEST_FLAGS=${PYTEST_FLAGS:--q -x -p no:cacheprovider}
 TEST_PACKAGES="optax chex pytest hypothesis numpy scipy scikit-learn flax matplotlib"
 
@@ -161,14 +158,14 @@ cd "$REPO" || exit 1
 
 # -- tests: GPU pass, then the multi-device tests on 8 virtual CPU devices ------------------------
 export JAX_PLATFORMS=cuda,cpu
-echo "== pytest on the GPU (JAX_PLATFORMS=$JAX_PLATFORMS), without: $MULTI_DEVICE_K"
+echo "== pytest on the GPU (JAX_PLATFORMS=$JAX_PLATFORMS), without the multi_device tests"
 # shellcheck disable=SC2086
-"$PY" -m pytest $PYTEST_FLAGS -k "not ($MULTI_DEVICE_K)" 2>&1 | tee "$DIR/pytest-gpu.log"
+"$PY" -m pytest $PYTEST_FLAGS -m "not multi_device" 2>&1 | tee "$DIR/pytest-gpu.log"
 step pytest-gpu "${PIPESTATUS[0]}"
 
 echo "== pytest of the multi-device tests on 8 virtual CPU devices (JAX_PLATFORMS=cpu)"
 # shellcheck disable=SC2086
-JAX_PLATFORMS=cpu "$PY" -m pytest $PYTEST_FLAGS -k "$MULTI_DEVICE_K" 2>&1 |
+JAX_PLATFORMS=cpu "$PY" -m pytest $PYTEST_FLAGS -m multi_device 2>&1 |
     tee "$DIR/pytest-cpu-multidevice.log"
 step pytest-cpu-multidevice "${PIPESTATUS[0]}"
 

@@ -20,9 +20,7 @@ import lossjax
 N_DEVICES = 8
 PER_DEVICE = 12
 
-pytestmark = pytest.mark.skipif(
-    jax.device_count() < N_DEVICES, reason="needs 8 (virtual) devices, see conftest.py"
-)
+pytestmark = pytest.mark.multi_device
 
 
 def _global_batch(spec):

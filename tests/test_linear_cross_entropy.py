@@ -347,6 +347,7 @@ def test_vmap_over_a_hyperparameter_sweep():
     np.testing.assert_allclose(values, expected, rtol=1e-6)
 
 
+@pytest.mark.multi_device
 def test_shard_map_with_axis_name_equals_single_device():
     """8 devices with different masks and weights: the exact global mean and gradients."""
     from jax.sharding import NamedSharding

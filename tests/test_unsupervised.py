@@ -448,6 +448,7 @@ KG = (QG + RNG.normal(size=(16, 3)) * 0.7).astype(np.float32)
 KEEP_G = np.array([1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0], bool)
 
 
+@pytest.mark.multi_device
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_info_nce_shard_map_equals_single_device_on_the_global_batch(symmetric):
     mesh = jax.make_mesh((8,), ("data",), axis_types=(AxisType.Auto,))
@@ -476,6 +477,7 @@ def test_info_nce_shard_map_equals_single_device_on_the_global_batch(symmetric):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.multi_device
 def test_info_nce_shard_map_over_a_tuple_of_axis_names():
     mesh = jax.make_mesh((4, 2), ("a", "b"), axis_types=(AxisType.Auto,) * 2)
     sharded = jax.shard_map(
