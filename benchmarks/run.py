@@ -367,6 +367,16 @@ def multiclass_floor(x, _labels_or_targets):
     return x * 2.0
 
 
+def exp_pass(x, _labels_or_targets):
+    """One ``exp`` per logit, summed per row: reads N×K once, writes N.
+
+    Not a floor of memory traffic but of arithmetic: every softmax loss
+    evaluates at least one exponential per logit, and on some machines that
+    alone costs more than the read+write floor.
+    """
+    return jnp.sum(jnp.exp(x), axis=-1)
+
+
 # -- timing --------------------------------------------------------------------------------
 
 
@@ -490,6 +500,8 @@ def run_case(
         fwd_fns["optax"] = spec.optax_call
     vg_fns = {k: jax.value_and_grad(f) for k, f in fwd_fns.items() if k != "floor"}
     vg_fns["floor"] = floor  # same floor for value+grad (reads 2 / writes 1, or read+write)
+    if spec.family == "multiclass":
+        vg_fns["exp"] = exp_pass  # timed with value+grad: a reference, not a library
 
     # Compile time of lossjax first, before anything else traced these functions.
     compile_fwd = _compile_ms(lossjax_fn, args)
@@ -502,7 +514,7 @@ def run_case(
         for k, f in table.items():
             for _ in range(3):  # compile + 2 runs
                 out = jax.block_until_ready(f(*args))
-            if k != "floor":
+            if k not in ("floor", "exp"):
                 warm[f"{k}_{tag}"] = out
 
     # Accuracy: the timed pair must compute the same loss.
@@ -602,6 +614,26 @@ def _verdict(r: float | None, limit: float, strict: bool = False) -> str:
         return "n/a"
     ok = r < limit if strict else r <= limit
     return f"{'met' if ok else 'NOT met'} ({r:.2f}×)"
+
+
+def exp_table(rows: list[Row]) -> str:
+    """The multiclass rows against one exp per logit (:func:`exp_pass`), value+grad timings."""
+    head = ["loss", "floor ms", "exp pass ms", "exp pass/floor", "lossjax/exp pass"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        ex = r.vg.get("exp")
+        if ex is None:
+            continue
+        lj, fl = r.vg.get("lossjax"), r.vg.get("floor")
+        cells = [
+            r.label,
+            fmt_ms(fl),
+            fmt_ms(ex),
+            fmt_ratio(ratio(ex, fl)),
+            fmt_ratio(ratio(lj, ex)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def goals_section(rows: list[Row], torch_device: str | None) -> tuple[str, list[str]]:
@@ -786,6 +818,20 @@ def write_results(rows, path: Path, plot_name: str | None, options, torch_device
         "",
         timing_table(rows, "fwd"),
         "",
+    ]
+    if exp_table(rows):
+        parts += [
+            "## Multiclass against one exp per logit",
+            "",
+            "*exp pass*: jitted `jnp.sum(jnp.exp(x), axis=-1)` over the logits, timed in the "
+            "same rounds as the value+grad column: the arithmetic every softmax loss needs at "
+            "least once per logit (lossjax's value+grad evaluates it once and keeps the result "
+            "for the gradient).",
+            "",
+            exp_table(rows),
+            "",
+        ]
+    parts += [
         "## Goals",
         "",
         goals,
@@ -915,6 +961,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nValue and gradient (median ms):\n" + timing_table(rows, "vg"))
     print("\nForward (median ms):\n" + timing_table(rows, "fwd"))
     goals, _ = goals_section(rows, torch_device)
+    if exp_table(rows):
+        print("\nMulticlass against one exp per logit (value+grad timings):\n" + exp_table(rows))
     print("\nGoals:\n" + goals)
 
     options.out_dir.mkdir(parents=True, exist_ok=True)
