@@ -177,6 +177,9 @@ def test_gradient_with_respect_to_targets_is_minus_the_slope(name):
     grad_p, grad_t = jax.grad(lambda p, t: loss(p, t, reduction="sum"), (0, 1))(PRED, TARG)
     np.testing.assert_allclose(grad_t, -dref(ERR64), rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(grad_t, -grad_p)
+    # The targets alone (the predictions constant) take the same rule.
+    only_t = jax.grad(lambda t: loss(PRED, t, reduction="sum"))(TARG)
+    np.testing.assert_array_equal(only_t, grad_t)
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU buffer accounting")
