@@ -95,14 +95,18 @@ through one ``custom_jvp`` function (``_bce_logits``, ``_hinge``, ``_focal``):
 * its rule computes the logits derivative by a separate lean expression in one
   loop fusion: :math:`(1-y)\sigma(z) - y\sigma(-z)` for BCE (one ``exp``, one
   division), ``_focal_dz`` for focal loss, with ``log1p`` replaced by a short
-  series (``_log1p_unit``: XLA:CPU's loop ``log1p`` costs several ``exp``);
+  series (``_fusion.log1p_series``: XLA:CPU's loop ``log1p`` costs several ``exp``);
 * every other derivative (labels, ``pos_weight``, ``label_smoothing``,
   ``gamma``, ``alpha``, and all second and higher derivatives) is the ``jvp``
   of the exact compositions of the building blocks above (``_bce_exact``,
   ``_focal_exact``, ``_focal_dz_exact``): unchanged, exact rules.
 
 Label smoothing and ``pos_weight`` are applied inside these functions, on each
-side of the barrier, so they add no pass either.
+side of the barrier, so they add no pass either. Where the values cannot go
+into the reduction fusion (``reduction="none"``, or a ``where`` mask, whose
+select that fusion does not take), XLA:CPU computes them in an elementwise
+loop instead, and there the primal uses ``_fusion.log1p_series`` too (faster
+in a loop, slower inside the reduction fusion).
 """
 
 from __future__ import annotations
@@ -332,30 +336,6 @@ def _power(q: jax.Array, gamma: jax.Array, static_gamma: float | None) -> jax.Ar
     return jnp.power(q, gamma)
 
 
-# log1p(x) = 2 atanh(u / 2) with u = x / (1 + x / 2) in [0, 2/3] for x in [0, 1]:
-# the odd Taylor series of atanh in powers of u^2, to (u/2)^15 (truncation
-# below 2e-9 relative).
-_ATANH_SERIES = tuple(1.0 / ((2 * k + 1) * 4.0**k) for k in range(8))
-
-
-def _log1p_unit(x: jax.Array) -> jax.Array:
-    """``log1p(x)`` for ``x`` in [0, 1], to float32 accuracy, from one division and a polynomial.
-
-    XLA:CPU computes ``log1p`` in an elementwise loop several times more slowly
-    than ``exp``; this costs about as much as ``exp``. float64 keeps ``log1p``.
-    """
-    if jnp.finfo(x.dtype).bits > 32:
-        return jnp.log1p(x)
-    # u = x * (1 / ...), not x / (...): XLA:CPU does not fuse an expensive
-    # producer (a division) into a consumer that multiplies it by itself.
-    u = x * (1.0 / (1.0 + 0.5 * x))
-    u2 = u * u
-    series = jnp.asarray(_ATANH_SERIES[-1], x.dtype)
-    for c in _ATANH_SERIES[-2::-1]:
-        series = series * u2 + c
-    return u * series
-
-
 def _smooth(y: jax.Array, eps: jax.Array | None) -> jax.Array:
     """``y (1 - eps) + eps / 2`` (PyTorch/Keras convention); ``y`` for ``eps=None``.
 
@@ -379,17 +359,29 @@ def _bce_exact(z, y, pos_weight, eps):
     return _sigmoid_cross_entropy(z, _smooth(y, eps), pos_weight)
 
 
-@jax.custom_jvp
-def _bce_logits(z: jax.Array, y: jax.Array, pos_weight: Any, eps: Any) -> jax.Array:
+def _log1p_of_unit(x: jax.Array, in_loop: bool) -> jax.Array:
+    """``log1p(x)`` for ``x`` in [0, 1], in the form that is fast where it is compiled.
+
+    ``in_loop``: the values are written by an elementwise loop (``reduction="none"``,
+    or a ``where`` mask, whose select the reduction fusion cannot take), where
+    XLA:CPU's ``log1p`` is slow and :func:`_fusion.log1p_series` is faster; otherwise they
+    go straight into the reduction fusion, where ``log1p`` is the faster one.
+    """
+    return _fusion.log1p_series(x) if in_loop else jnp.log1p(x)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _bce_logits(z: jax.Array, y: jax.Array, pos_weight: Any, eps: Any, in_loop: bool) -> jax.Array:
     """The values of ``_sigmoid_cross_entropy`` as one select-free expression.
 
     Without ``pos_weight`` it is ``log(1 + e) + max(-z y, z (1 - y))``: the
     softplus pair shares its log term, and one of the two max terms is 0.
+    ``in_loop`` picks the ``log1p`` form (:func:`_log1p_of_unit`).
     """
     zero, one = _fusion.constants(z.dtype, 0.0, 1.0)
     z, y, pos_weight, eps, zero, one = _fusion.apart(z, y, pos_weight, eps, zero, one)
     y = _smooth(y, eps)
-    log1p_e = jnp.log1p(jnp.exp(-jnp.abs(z)))
+    log1p_e = _log1p_of_unit(jnp.exp(-jnp.abs(z)), in_loop)
     if pos_weight is None:
         return log1p_e + _relu_pair_mix(z, y, one - y)
     # Broadcast after _apart: a broadcast shared with the derivative would be materialised.
@@ -397,10 +389,10 @@ def _bce_logits(z: jax.Array, y: jax.Array, pos_weight: Any, eps: Any) -> jax.Ar
     return positive + (one - y) * (jnp.maximum(z, zero) + log1p_e)
 
 
-def _bce_logits_jvp(primals, tangents):
+def _bce_logits_jvp(in_loop, primals, tangents):
     z, y, pos_weight, eps = primals
     z_dot, y_dot, pos_weight_dot, eps_dot = tangents
-    value = _bce_logits(z, y, pos_weight, eps)
+    value = _bce_logits(z, y, pos_weight, eps, in_loop)
     tangent = jnp.zeros_like(value)
     if not _is_zero(z_dot):
         y = _smooth(y, eps)
@@ -465,12 +457,15 @@ def _focal_dz_exact(z, y, gamma, alpha, eps, hard):
     return dz if alpha is None else _alpha_weight(alpha, y, 1.0 - y) * dz
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
-def _focal(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> jax.Array:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6, 7))
+def _focal(
+    z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None, in_loop: bool
+) -> jax.Array:
     """Focal loss as one select-free expression: the values of ``_focal_exact``.
 
     With ``c`` the label on the predicted side, ``1 - p_t = (e + (1 - c)(1 - e)) / (1 + e)``,
     a sum of non-negative terms like ``_one_minus_pt``'s ``((1 - c) + c e) / (1 + e)``.
+    ``in_loop`` picks the ``log1p`` form (:func:`_log1p_of_unit`).
     """
     del hard  # the values take no shortcut for hard labels
     constants = _fusion.constants(z.dtype, 0.0, 1.0, _big(z.dtype))
@@ -478,7 +473,7 @@ def _focal(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> j
     y = _smooth(y, eps)
     e = jnp.exp(-jnp.abs(z))
     one_minus_y = one - y
-    ce = jnp.log1p(e) + _relu_pair_mix(z, y, one_minus_y)
+    ce = _log1p_of_unit(e, in_loop) + _relu_pair_mix(z, y, one_minus_y)
     # 1 - c = |h - y| with h = 1 for z > 0, else 0 (at z = 0, where e = 1,
     # either side gives 1 - p_t = 1/2), and (1 + e)(1 - p_t) = e + (1 - c)(1 - e).
     y_clipped = jnp.minimum(jnp.maximum(y, zero), one)
@@ -488,9 +483,9 @@ def _focal(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -> j
     return values if alpha is None else (alpha * y + (one - alpha) * one_minus_y) * values
 
 
-def _focal_jvp(hard, static_gamma, primals, tangents):
+def _focal_jvp(hard, static_gamma, in_loop, primals, tangents):
     z_dot, *other_dots = tangents
-    value = _focal(*primals, hard, static_gamma)
+    value = _focal(*primals, hard, static_gamma, in_loop)
     tangent = jnp.zeros_like(value)
     if not _is_zero(z_dot):
         tangent = tangent + _focal_dz(*primals, hard, static_gamma) * z_dot
@@ -513,7 +508,7 @@ def _focal_dz(z, y, gamma, alpha, eps, hard: bool, static_gamma: float | None) -
     s_pos = jnp.where(positive, r, e * r)
     s_neg = jnp.where(positive, e * r, r)
     one_minus_y = 1.0 - y
-    ce = _log1p_unit(e) + _relu_pair_mix(z, y, one_minus_y)
+    ce = _fusion.log1p_series(e) + _relu_pair_mix(z, y, one_minus_y)
     y_clipped = jnp.clip(y, 0.0, 1.0)
     c = jnp.where(positive, y_clipped, 1.0 - y_clipped)
     one_minus_c = jnp.where(positive, 1.0 - y_clipped, y_clipped)
@@ -685,7 +680,8 @@ def binary_cross_entropy(
     eps = _smoothing(label_smoothing, logits.dtype)
     pos_weight = _pos_weight_array(pos_weight, logits)
     if from_logits:
-        values = _bce_logits(logits, labels, pos_weight, eps)
+        in_loop = reduction == "none" or where is not None
+        values = _bce_logits(logits, labels, pos_weight, eps, in_loop)
     else:
         labels = _smooth(labels, eps)
         positive = labels * -_floored_log(logits)
@@ -825,13 +821,15 @@ def focal_loss(
         logits = _probabilities_to_logits(logits)
     eps = _smoothing(label_smoothing, logits.dtype)
     static_gamma = _static_gamma(gamma)
+    in_loop = reduction == "none" or where is not None
     if static_gamma == 0.0 and alpha is None:
-        values = _bce_logits(logits, labels, None, eps)  # the factor is 1: bit for bit BCE
+        # The factor is 1: bit for bit binary_cross_entropy with the same options.
+        values = _bce_logits(logits, labels, None, eps, in_loop)
     else:
         gamma = _checks.hyperparameter(gamma, logits.dtype)
         if alpha is not None:
             alpha = _checks.hyperparameter(alpha, logits.dtype)
-        values = _focal(logits, labels, gamma, alpha, eps, hard, static_gamma)
+        values = _focal(logits, labels, gamma, alpha, eps, hard, static_gamma, in_loop)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

@@ -135,8 +135,20 @@ ERRORS = np.array(
 
 def test_log_cosh_accurate_from_1e_minus_8_to_1e30():
     e = np.concatenate([ERRORS, -ERRORS])
+    expected = np_log_cosh(e.astype(np.float64))
     values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none")
-    np.testing.assert_allclose(values, np_log_cosh(e.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(values, expected, rtol=1e-6)
+    # The reduced losses evaluate another (select-free) form: just as exact.
+    each = jax.vmap(lambda x: lossjax.log_cosh_loss(x, jnp.float32(0.0), reduction="sum"))(e)
+    np.testing.assert_allclose(each, expected, rtol=1e-6)
+    # Densely where the large-error form cancels most (just above |e| = 0.5).
+    e = np.linspace(0.3, 3.0, 20001, dtype=np.float32)
+    expected = np_log_cosh(e.astype(np.float64))
+    for where in (None, np.ones_like(e, bool)):
+        values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none", where=where)
+        np.testing.assert_allclose(values, expected, rtol=1e-6)
+    each = jax.vmap(lambda x: lossjax.log_cosh_loss(x, jnp.float32(0.0), reduction="sum"))(e)
+    np.testing.assert_allclose(each, expected, rtol=1e-6)
     grad = jax.vmap(jax.grad(lambda x: lossjax.log_cosh_loss(x, jnp.float32(0.0))))(e)
     np.testing.assert_allclose(grad, np.tanh(e.astype(np.float64)), rtol=1e-6)
 
