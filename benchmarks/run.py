@@ -819,7 +819,8 @@ def write_results(rows, path: Path, plot_name: str | None, options, torch_device
         timing_table(rows, "fwd"),
         "",
     ]
-    if exp_table(rows):
+    exp = exp_table(rows)
+    if exp:
         parts += [
             "## Multiclass against one exp per logit",
             "",
@@ -828,7 +829,7 @@ def write_results(rows, path: Path, plot_name: str | None, options, torch_device
             "least once per logit (lossjax's value+grad evaluates it once and keeps the result "
             "for the gradient).",
             "",
-            exp_table(rows),
+            exp,
             "",
         ]
     parts += [
@@ -961,8 +962,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nValue and gradient (median ms):\n" + timing_table(rows, "vg"))
     print("\nForward (median ms):\n" + timing_table(rows, "fwd"))
     goals, _ = goals_section(rows, torch_device)
-    if exp_table(rows):
-        print("\nMulticlass against one exp per logit (value+grad timings):\n" + exp_table(rows))
+    exp = exp_table(rows)
+    if exp:
+        print("\nMulticlass against one exp per logit (value+grad timings):\n" + exp)
     print("\nGoals:\n" + goals)
 
     options.out_dir.mkdir(parents=True, exist_ok=True)

@@ -362,10 +362,9 @@ def _bce_exact(z, y, pos_weight, eps):
 def _log1p_of_unit(x: jax.Array, in_loop: bool) -> jax.Array:
     """``log1p(x)`` for ``x`` in [0, 1], in the form that is fast where it is compiled.
 
-    ``in_loop``: the values are written by an elementwise loop (``reduction="none"``,
-    or a ``where`` mask, whose select the reduction fusion cannot take), where
-    XLA:CPU's ``log1p`` is slow and :func:`_fusion.log1p_series` is faster; otherwise they
-    go straight into the reduction fusion, where ``log1p`` is the faster one.
+    ``in_loop`` (:func:`_fusion.values_in_loop`): in an elementwise loop XLA:CPU's
+    ``log1p`` is slow and :func:`_fusion.log1p_series` is faster; inside the
+    reduction fusion ``log1p`` is the faster one.
     """
     return _fusion.log1p_series(x) if in_loop else jnp.log1p(x)
 
@@ -680,7 +679,7 @@ def binary_cross_entropy(
     eps = _smoothing(label_smoothing, logits.dtype)
     pos_weight = _pos_weight_array(pos_weight, logits)
     if from_logits:
-        in_loop = reduction == "none" or where is not None
+        in_loop = _fusion.values_in_loop(reduction, where)
         values = _bce_logits(logits, labels, pos_weight, eps, in_loop)
     else:
         labels = _smooth(labels, eps)
@@ -821,7 +820,7 @@ def focal_loss(
         logits = _probabilities_to_logits(logits)
     eps = _smoothing(label_smoothing, logits.dtype)
     static_gamma = _static_gamma(gamma)
-    in_loop = reduction == "none" or where is not None
+    in_loop = _fusion.values_in_loop(reduction, where)
     if static_gamma == 0.0 and alpha is None:
         # The factor is 1: bit for bit binary_cross_entropy with the same options.
         values = _bce_logits(logits, labels, None, eps, in_loop)

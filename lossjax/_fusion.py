@@ -40,6 +40,18 @@ def apart(*arrays: Any) -> tuple[Any, ...]:
     return _barrier(*arrays) if jax.default_backend() == "cpu" else _unchanged(*arrays)
 
 
+def values_in_loop(reduction: str, where: Any) -> bool:
+    """Whether XLA:CPU computes a loss's values in an elementwise loop.
+
+    With ``reduction="none"`` the values are the output, and with a ``where``
+    mask they pass through a select, which the reduction fusion cannot take:
+    either way an elementwise loop writes them. Otherwise they go straight into
+    the reduction fusion. The two favour different forms of ``log1p`` and
+    ``expm1`` (see :func:`log1p_series`).
+    """
+    return reduction == "none" or where is not None
+
+
 def constants(dtype: Any, *values: float) -> tuple[jax.Array, ...]:
     """Scalar constants of ``dtype``, to pass through :func:`apart` with the inputs."""
     return tuple(jnp.asarray(v, dtype) for v in values)

@@ -332,7 +332,7 @@ def log_cosh_loss(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    in_loop = reduction == "none" or where is not None
+    in_loop = _fusion.values_in_loop(reduction, where)
     values = (_log_cosh_in_loop if in_loop else _log_cosh)(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
