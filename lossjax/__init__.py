@@ -81,6 +81,13 @@ __all__ += [
     "soft_threshold",
 ]
 
+# -- optional fast paths (lossjax/_kernels/) ------------------------------------
+from lossjax._kernels import get_kernels as get_kernels
+from lossjax._kernels import kernels as kernels
+from lossjax._kernels import set_kernels as set_kernels
+
+__all__ += ["get_kernels", "kernels", "set_kernels"]
+
 # -- registry, recommendations, command line (lossjax/_registry.py, lossjax/_cli.py) ---
 from lossjax._registry import Hyperparameter as Hyperparameter
 from lossjax._registry import LossInfo as LossInfo
