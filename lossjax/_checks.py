@@ -108,6 +108,15 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         )
 
 
+def check_flag(name: str, value: Any) -> None:
+    """Raises TypeError unless ``value`` is a Python or NumPy bool (it selects a formula at trace time)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"lossjax: `{name}` must be a Python bool, got {value!r}. It selects the formula "
+            "at trace time and cannot be a traced value."
+        )
+
+
 def check_reduction(reduction: Any) -> None:
     check_choice("reduction", reduction, REDUCTIONS)
 

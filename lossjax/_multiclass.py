@@ -2,58 +2,31 @@ r"""Multiclass losses: categorical and sparse cross-entropy, softmax focal loss,
 
 All four consume a class axis (``axis=-1`` by default, any axis allowed):
 ``reduction="none"`` returns one value per example, the input shape without
-that axis, and ``weights``/``where`` have that per-example shape.
+that axis, and ``weights``/``where`` have that per-example shape. Each follows
+one path: the class-axis front (:func:`prepare_class_targets` or
+:func:`prepare_class_labels`), a reference formula, and :func:`reduce_loss`.
 
 Numerics:
 
 * **Labels: log-odds.** The label losses work with the log-odds against the
-  label, :math:`a = \log\sum_{k \ne y} e^{z_k} - z_y`, computed as
-  :math:`\log r - (z_y - s)` with :math:`r = \sum_{k \ne y} e^{z_k - s}`
-  (the label's term left out of the sum, not subtracted from it). Then
+  label, :math:`a = \log\sum_{k \ne y} e^{z_k} - z_y` (a log-sum-exp that
+  leaves the label's term out rather than subtracting it). Then
   :math:`-\log p_y = \operatorname{softplus}(a)` and
   :math:`\log(1 - p_y) = -\operatorname{softplus}(-a)`, both exact for any
-  :math:`a`: the cross-entropy of a confident correct prediction (:math:`1 - p_y
-  = 2\cdot10^{-9}`, where :math:`\log(1 + 10^{-9})` rounds to 0) keeps full
-  relative precision, and so does its gradient :math:`-(1 - p_y) =
-  -\sigma(a)`. The shift :math:`s` is the label's own logit, which needs no
-  pass over the logits for their maximum; if a term overflows (a logit more
-  than 88 above the label's) the sum is infinite and the batch is recomputed
-  with :math:`s` the row maximum. The focal loss shifts by the largest other
-  logit, so that :math:`a` (and the focal factor) stays exact even where
-  :math:`1 - p_y` underflows (e.g. :math:`a = -2\cdot10^4` at logits
-  :math:`\pm 10^4`).
-* **Target distributions: log-softmax.** With :math:`m` the row maximum,
-  :math:`\operatorname{logsumexp}(z) - m = \operatorname{log1p}(\sum_{z_k < m}
-  e^{z_k - m} + n_m - 1)` (:math:`n_m` the number of classes at the maximum),
-  the small part kept separately from the 1 of the maximum; the gradient
-  :math:`s\,q - t` (:math:`s = \sum_k t_k`) is computed at the maximum as
-  :math:`(s - t) + s\operatorname{expm1}(-\operatorname{lse})`, so :math:`1 - q`
-  keeps its relative precision there too.
-* **Speed.** Each loss reads the logits in a few fused row reductions and
-  writes its gradient in one elementwise pass: the derivatives are
-  hand-written JVP rules (linear in the tangents, so reverse mode transposes
-  them into that one pass, and differentiable, so Hessians work) instead of
-  derivatives through max, argmax and selects. No one-hot is formed. The row
-  reductions are written with arithmetic (min/max, the distance to the
-  label's index) rather than comparisons, which XLA's CPU reductions fuse,
-  and separate loops share no subexpression (a shared one would be written to
-  memory). With gradients, the forward pass writes one [..., K] array of
-  exponentials into the gradient's own buffer, and the backward pass reads it
-  back rather than recomputing them.
-* **Probabilities** (``from_logits=False``): :math:`\log p` is clamped at
-  :math:`-100` (PyTorch's ``BCELoss`` convention) through a safe ``where``, so
-  a probability of exactly 0 gives :math:`-100` with a zero gradient and a
-  probability of exactly 1 gives 0 with the finite gradient 1. Probabilities
-  are used as given: they are not renormalised to sum to 1 (Keras rescales
-  them, PyTorch and scikit-learn do not).
+  :math:`a`: the cross-entropy of a confident, correct prediction keeps its
+  relative precision (where :math:`\log(1 + 10^{-9})` would round to 0), and
+  so does its gradient :math:`-(1 - p_y) = -\sigma(a)`. No one-hot is formed.
+* **Target distributions: log-softmax.** :math:`-\sum_k t_k \log q_k` with
+  :math:`\log q = z - \operatorname{logsumexp}(z)`.
 * **Zero targets.** :math:`0 \cdot \log 0 = 0`, in the value and in the
-  gradient. A class excluded from the softmax with a logit of :math:`-\infty`
-  contributes nothing where its target is 0 (optax's
-  ``safe_softmax_cross_entropy`` behaviour) instead of ``0 * inf = nan``
-  (a batch with such a term is summed a second time, with the term set to 0).
-* **Focal factor.** :math:`(1 - p_y)^\gamma = \exp(-\gamma\operatorname{softplus}(-a))`,
-  finite and exact for logits of any size; :math:`\gamma` can be traced,
-  vmapped and differentiated.
+  gradient (:func:`lossjax._numerics.x_log_y`): a class excluded from the
+  softmax with a logit of :math:`-\infty` contributes nothing where its target
+  is 0 (optax's ``safe_softmax_cross_entropy`` behaviour).
+* **Probabilities** (``from_logits=False``): :math:`\log p` is floored at
+  :math:`-100` (PyTorch's ``BCELoss`` convention), so a probability of
+  exactly 0 gives :math:`-100` with a zero gradient. Probabilities are used as
+  given: they are not renormalised to sum to 1 (Keras rescales them, PyTorch
+  and scikit-learn do not).
 
 Class weights (``class_weights`` of the two cross-entropies) follow PyTorch's
 class-index convention: an example counts with weight
@@ -66,457 +39,116 @@ reduction.
 
 from __future__ import annotations
 
-import functools
-import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.custom_derivatives import SymbolicZero
 
-from lossjax import _checks, _reduction
-from lossjax._reduction import AxisName, mask_inputs, prepare_where, reduce_loss
+from lossjax import _checks, _numerics
+from lossjax._reduction import (
+    AxisName,
+    class_vector,
+    combine_weights,
+    prepare_class_labels,
+    prepare_class_targets,
+    reduce_loss,
+)
 
-# Lower clamp of log-probabilities computed from probabilities (PyTorch's BCELoss value).
-_LOG_CLAMP = -100.0
-
-
-# -- shared pieces ------------------------------------------------------------------------
-
-
-def _check_flag(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"lossjax: `{name}` must be a Python bool, got {value!r}.")
-
-
-def _check_ignore_index(ignore_index: Any) -> None:
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
-    ):
-        raise TypeError(
-            f"lossjax: `ignore_index` must be a Python int or None, got {ignore_index!r}."
-        )
-
-
-def _class_last(name: str, x: jax.Array, axis: Any) -> jax.Array:
-    """Moves the class axis of ``x`` last, so that the rest is the per-example shape."""
-    if x.ndim == 0:
-        raise ValueError(f"lossjax: `{name}` needs a class axis, got a scalar.")
-    axis = _checks.normalize_axis("axis", axis, x.ndim)
-    if x.shape[axis] == 0:
-        raise ValueError(
-            f"lossjax: `{name}` has no classes: its shape {tuple(x.shape)} is 0 along axis {axis}."
-        )
-    return jnp.moveaxis(x, axis, -1)
-
-
-def _class_vector(name: str, value: Any, num_classes: int, dtype: jnp.dtype) -> jax.Array:
-    """A non-negative per-class vector ``[K]`` (class weights, focal alpha)."""
-    vector = _checks.check_real(name, value)
-    if vector.shape != (num_classes,):
-        raise ValueError(
-            f"lossjax: `{name}` must be a 1-D array with one entry per class: the logits have "
-            f"{num_classes} classes along `axis`, got {name}.shape={tuple(vector.shape)}."
-        )
-    return vector.astype(dtype)
+# -- reference formulas -------------------------------------------------------------------
 
 
 def _per_class(vector: jax.Array, ndim: int) -> jax.Array:
-    """Reshapes a ``[K]`` vector to broadcast against ``[..., K]`` of rank ``ndim``."""
+    """A ``[K]`` vector shaped to broadcast against ``[..., K]`` of rank ``ndim``."""
     return vector.reshape((1,) * (ndim - 1) + vector.shape)
 
 
-def _combine_weights(weights: Any, example_weights: jax.Array) -> jax.Array:
-    """The caller's ``weights`` times the per-example class weights, checked first."""
-    if weights is None:
-        return example_weights
-    weights = _checks.check_real("weights", weights)
-    _reduction._check_per_example("weights", weights, tuple(example_weights.shape))
-    return weights.astype(example_weights.dtype) * example_weights
+def _label_log_odds(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(a, z_y)``: the log-odds against the label ``a = log sum_{k != y} e^{z_k - z_y}``.
+
+    The differences ``z_k - z_y`` are taken before the log-sum-exp, so that
+    ``a`` is exact for logits of any size (``-1e4 + log 3`` would round).
+    """
+    classes = jax.lax.broadcasted_iota(labels.dtype, logits.shape, logits.ndim - 1)
+    # Classes excluded with a -inf logit are left out too (their term is 0,
+    # and a log-sum-exp over nothing but -inf has a NaN gradient).
+    others = (labels[..., None] != classes) & (logits > -jnp.inf)
+    z_y = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
+    # With no other class the log-sum-exp is -inf and a = -inf: p_y = 1.
+    return jax.nn.logsumexp(logits - z_y[..., None], axis=-1, where=others), z_y
 
 
-def _safe_divide(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
-    """``numerator / denominator``, and 0 (with zero gradients) where the denominator is 0."""
-    nonzero = denominator != 0
-    safe = jnp.where(nonzero, denominator, jnp.ones((), denominator.dtype))
-    return jnp.where(nonzero, numerator / safe, jnp.zeros((), numerator.dtype))
-
-
-def _safe_log(p: jax.Array) -> jax.Array:
-    """``log p`` clamped at -100; ``p <= 0`` gives -100 with a zero gradient."""
-    positive = p > 0
-    safe = jnp.where(positive, p, jnp.ones((), p.dtype))
-    clamp = jnp.asarray(_LOG_CLAMP, p.dtype)
-    return jnp.where(positive, jnp.maximum(jnp.log(safe), clamp), clamp)
-
-
-def _safe_log1m(p: jax.Array) -> jax.Array:
-    """``log(1 - p)`` clamped at -100; ``p >= 1`` gives -100 with a zero gradient."""
-    below_one = p < 1
-    safe = jnp.where(below_one, p, jnp.zeros((), p.dtype))
-    clamp = jnp.asarray(_LOG_CLAMP, p.dtype)
-    return jnp.where(below_one, jnp.maximum(jnp.log1p(-safe), clamp), clamp)
-
-
-# -- softmax kernels (logits) --------------------------------------------------------------
-#
-# Every pass over the [..., K] logits costs a full read of them, so the kernels
-# below are written for the two kinds of fused loops XLA emits: row reductions
-# (on CPU, YNNPACK fusions, which fuse arithmetic, exp/log, min/max and iota but
-# not compare/select, are fastest on plain sums: each constant or unary
-# operation in them costs about another pass) and elementwise loops (cheap
-# per operation). Hand-written JVP rules (linear in the tangents, so they
-# transpose to a single elementwise backward pass, and differentiable, so
-# Hessians work) replace differentiation through max/argmax/where. With
-# gradients, an elementwise loop writes the exponentials into the gradient's
-# buffer, plain sums reduce them and the backward pass reads them back. Two
-# loops never share a [..., K] subexpression (XLA would write it to memory):
-# hence the variants and barriers below. See the module docstring for the numerics.
-
-# Class indices are handled as floating-point numbers in the row reductions.
-_MAX_FLOAT_CLASSES = 2**24
-
-
-def _neg_zero(dtype: Any) -> jax.Array:
-    # -0.0, the exact identity of addition, computed so that it stays a
-    # constant of this reduction instead of a literal 0 shared with the rest of
-    # the program (a shared initial value slows multi-output CPU reductions).
-    return jax.lax.neg(jax.lax.full((), 0, dtype))
+def _top_class(logits: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(m, top, others)``: the largest logit, its class index and the mask of the other classes."""
+    top = jnp.argmax(logits, axis=-1, keepdims=True)
+    classes = jax.lax.broadcasted_iota(top.dtype, logits.shape, logits.ndim - 1)
+    return jnp.take_along_axis(logits, top, axis=-1), top, classes != top
 
 
 @jax.custom_jvp
-def _row_sum(x: jax.Array) -> jax.Array:
-    """Sum over the last axis (a plain fused reduction; differentiable through its JVP)."""
-    return jax.lax.reduce(x, _neg_zero(x.dtype), jax.lax.add, (x.ndim - 1,))
+def _log_softmax(logits: jax.Array) -> jax.Array:
+    """``z - logsumexp(z)``, exact where one class dominates.
 
-
-@_row_sum.defjvp
-def _row_sum_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    return _row_sum(x), jnp.sum(dx, axis=-1)
-
-
-def _gather(x: jax.Array, labels: jax.Array) -> jax.Array:
-    """``x[..., labels]`` per example (``x`` is ``[..., K]``, ``labels`` is ``[...]``)."""
-    return jnp.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
-
-
-def _safe_log_sum(r: jax.Array) -> jax.Array:
-    """``log r`` for a sum ``r >= 0``: ``-inf`` at 0, with finite derivatives everywhere."""
-    positive = r > 0
-    return jnp.where(
-        positive, jnp.log(jnp.where(positive, r, jnp.ones((), r.dtype))), -jnp.inf
-    ).astype(r.dtype)
-
-
-def _label_distance(z: jax.Array, labels: jax.Array, squared: bool = False) -> jax.Array:
-    """``|k - label|`` (or its square) as floats: 0 on the label's class, >= 1 elsewhere.
-
-    Arithmetic rather than a comparison, so that it fuses into the row
-    reductions. The two variants keep XLA from sharing (and so writing to
-    memory) one [..., K] array between two reductions.
+    With ``m`` the largest logit (class ``top``) and ``s = sum_{k != top}
+    e^{z_k - m}``, ``logsumexp(z) - m = log1p(s)``: the top class's ``-log q``
+    is ``log1p(s)`` and keeps its relative precision as ``q -> 1``, where
+    ``z - logsumexp(z)`` rounds it to 0.
     """
-    if z.shape[-1] > _MAX_FLOAT_CLASSES and jnp.finfo(z.dtype).nmant < 52:
-        on_label = jax.lax.broadcasted_iota(labels.dtype, z.shape, z.ndim - 1)
-        return (on_label != labels[..., None]).astype(z.dtype)
-    iota = jax.lax.broadcasted_iota(z.dtype, z.shape, z.ndim - 1)
-    if squared:
-        # (k + 1) - (label + 1): the same integers, from a different broadcast.
-        d = (iota + 1) - (labels + 1)[..., None].astype(z.dtype)
-        return d * d
-    return jnp.abs(iota - labels[..., None].astype(z.dtype))
+    m, _, others = _top_class(logits)
+    rest = jnp.where(others, jnp.exp(logits - m), jnp.zeros((), logits.dtype))
+    return logits - m - jnp.log1p(jnp.sum(rest, axis=-1, keepdims=True))
 
 
-def _others_max(z: jax.Array, labels: jax.Array) -> jax.Array:
-    """Max over the classes other than the label (``-finfo.max / 2`` if there are none)."""
-    big = jnp.finfo(z.dtype).max
-    # Off the label (distance >= 1) the bound is >= big / 2, so min() keeps z;
-    # on the label it is -big / 2, below every other class's logit.
-    bound = (_label_distance(z, labels, squared=True) - 0.5) * big
-    return jnp.max(jnp.minimum(z, bound), axis=-1)
+@_log_softmax.defjvp
+def _log_softmax_jvp(primals, tangents):
+    # d log q = dz - sum_k q_k dz_k. Written relative to the top class,
+    # du_k = dz_k - dz_top (0 at the top), it is du - sum_k q_k du_k, and its
+    # transpose (the gradient) gives the top class -sum_{k != top} (...)
+    # directly: 1 - q_top is never formed, so q - 1 keeps its precision.
+    (logits,), (logits_dot,) = primals, tangents
+    log_q = _log_softmax(logits)
+    _, top, others = _top_class(logits)
+    top_dot = jnp.take_along_axis(logits_dot, top, axis=-1)
+    du = jnp.where(others, logits_dot - top_dot, jnp.zeros((), logits_dot.dtype))
+    return log_q, du - jnp.sum(jnp.exp(log_q) * du, axis=-1, keepdims=True)
 
 
-def _label_sums_fused(
-    z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``(r, shift, z_label)`` in row reductions only (no [..., K] temporary).
+def _label_smoothing_term(
+    neg_log_q_y: jax.Array,
+    neg_log_q: jax.Array | None,
+    spread: jax.Array | None,
+    class_weights: jax.Array | None,
+) -> jax.Array:
+    """``sum_k v_k (-log q_k)`` for class weights ``v`` (all 1 without them).
 
-    ``r = sum over k != label of exp(z_k - shift)``.
+    From logits it is ``sum(v) (-log q_y) - sum_k v_k (z_k - z_y)`` (``spread``
+    holds ``z_k - z_y``): exact differences for logits of any size. From
+    probabilities ``neg_log_q`` holds the floored ``-log q_k``.
     """
-    zy = _gather(z, labels)
-
-    def below(shift):
-        # exp(z_k - shift) <= 1 off the label: min() with the distance (0 on
-        # the label, >= 1 elsewhere) drops the label's term.
-        return jnp.sum(jnp.minimum(jnp.exp(z - shift[..., None]), _label_distance(z, labels)), -1)
-
-    if exact:
-        shift = _others_max(z, labels)
-        return below(shift), shift, zy
-    # Fast path, shifted by the label's logit: no pass for the row max.
-    off_label = jnp.minimum(_label_distance(z, labels), 1)
-    r = jnp.sum(off_label * jnp.exp(z - zy[..., None]), axis=-1)
-    # A term that overflowed (a logit 88 above the label's) makes the sum
-    # inf: then the batch is recomputed shifted by the row max.
-    bad = jnp.any(keep & ~(r < jnp.inf))
-
-    def by_max():
-        m = jnp.max(z, axis=-1)
-        return below(m), m
-
-    r, shift = jax.lax.cond(bad, by_max, lambda: (r, zy))
-    return r, shift, zy
+    per_class = spread if spread is not None else neg_log_q
+    num_classes = per_class.shape[-1]
+    v = jnp.ones((num_classes,), neg_log_q_y.dtype) if class_weights is None else class_weights
+    v = _per_class(v, per_class.ndim)
+    if spread is not None:
+        return jnp.sum(v) * neg_log_q_y - jnp.sum(v * spread, axis=-1)
+    return jnp.sum(v * neg_log_q, axis=-1)
 
 
-def _label_odds_fused(z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool) -> jax.Array:
-    """Primal of :func:`_label_log_odds`, in row reductions only (no [..., K] temporary)."""
-    r, shift, zy = _label_sums_fused(z, labels, keep, exact)
-    return _safe_log_sum(r) - (zy - shift)
+def _cross_entropy(log_q: jax.Array, targets: jax.Array) -> jax.Array:
+    """``-sum_k t_k log q_k`` with ``0 log 0 = 0``."""
+    return -jnp.sum(_numerics.x_log_y(targets, log_q), axis=-1)
 
 
-def _label_odds_parts(
-    z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``(a, e, 1 / r)`` for the JVP rule of :func:`_label_log_odds`.
+def _kl(log_q: jax.Array, targets: jax.Array, log_targets: jax.Array) -> jax.Array:
+    """``sum_k t_k (log t_k - log q_k)``; a zero target adds nothing, whatever ``q_k``.
 
-    ``e[..., k] = exp(z_k - shift)`` off the label (0 on the label and on
-    removed examples) and ``r = sum(e)``: ``e / r`` is the softmax over the
-    other classes, the derivative of ``a + z_label``. ``e`` is the one
-    [..., K] array written in the forward pass; the backward pass reads it.
+    The derivative with respect to a zero target (``-inf`` mathematically) is 0.
     """
-    zero = jnp.zeros((), z.dtype)
-
-    def shifted_exp(shift):
-        on_label = jax.lax.broadcasted_iota(labels.dtype, z.shape, z.ndim - 1) == labels[..., None]
-        e = jnp.where(on_label | ~keep[..., None], zero, jnp.exp(z - shift[..., None]))
-        return e, jnp.sum(e, axis=-1)
-
-    zy = _gather(z, labels)
-    if exact:
-        shift = _others_max(z, labels)
-        e, r = shifted_exp(shift)
-    else:
-        shift = zy
-        e, r = shifted_exp(shift)
-        bad = jnp.any(keep & ~(r < jnp.inf))
-
-        def by_max():
-            m = jnp.max(z, axis=-1)
-            return (*shifted_exp(m), m)
-
-        e, r, shift = jax.lax.cond(bad, by_max, lambda: (e, r, shift))
-    a = _safe_log_sum(r) - (zy - shift)
-    # 1 / r is capped at 1 / tiny. XLA:CPU flushes subnormals to zero, but a
-    # GPU keeps them, and there 1 / r of a subnormal r (every other logit about
-    # 90 below the label's) overflows to inf, and e * inf gives inf and nan.
-    # Below tiny, e / tiny <= 1 is exact enough: the gradient of the loss
-    # through a = log r carries sigmoid(a) <= tiny, and r = 0 has e = 0.
-    inv_r = 1 / jnp.maximum(r, jnp.finfo(r.dtype).tiny)
-    return a, e, inv_r
+    terms = _numerics.x_log_y(targets, log_targets) - _numerics.x_log_y(targets, log_q)
+    return jnp.sum(jnp.where(targets > 0, terms, jnp.zeros((), terms.dtype)), axis=-1)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
-def _label_log_odds(z: jax.Array, labels: jax.Array, keep: jax.Array, exact: bool) -> jax.Array:
-    r"""Log-odds against the label, :math:`a = \log\sum_{k \ne y} e^{z_k} - z_y`, per example.
-
-    ``-log p_y = softplus(a)`` and ``log(1 - p_y) = -softplus(-a)``, both exact
-    for any ``a`` (module docstring). Removed examples (``keep`` False) give 0
-    with zero derivatives, whatever their logits hold. ``exact=False`` may give
-    ``a = -inf`` where ``1 - p_y`` underflows (cross-entropy 0, its correctly
-    rounded value); ``exact=True`` shifts by the largest other logit so that
-    ``a`` stays exact there too (the focal factor needs it).
-    """
-    return jnp.where(keep, _label_odds_fused(z, labels, keep, exact), jnp.zeros((), z.dtype))
-
-
-@_label_log_odds.defjvp
-def _label_log_odds_jvp(exact, primals, tangents):
-    z, labels, keep = primals
-    dz = tangents[0]
-    a, e, inv_r = _label_odds_parts(z, labels, keep, exact)
-    # d a = sum_k (e_k / r) dz_k - dz_label: linear in dz, so its transpose is
-    # one elementwise pass (e * a_bar / r) plus a scatter at the labels.
-    da = jnp.sum(e * inv_r[..., None] * dz, axis=-1) - _gather(dz, labels)
-    zero = jnp.zeros((), z.dtype)
-    return jnp.where(keep, a, zero), jnp.where(keep, da, zero)
-
-
-def _log_softmax_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(m, lse)``: the row max and ``logsumexp(z) - m``, exact for confident rows.
-
-    ``lse = log1p(sum of exp(z_k - m) over the classes below the max + ties - 1)``:
-    the usual ``log(1 + small)`` would round the small part away.
-    """
-    big = jnp.finfo(z.dtype).max
-    m = jnp.max(z, axis=-1)
-    # (m - z) * big is 0 at the max and >= 1 below it (inf far below):
-    # min(exp(z - m), .) drops the max's 1 from the sum, min(., 1) counts the
-    # classes below the max. (A constant for differentiation: it only selects
-    # terms.) The two sums share no subexpression, not even the broadcast of
-    # m: where XLA runs them as two loops, a shared one is written to memory.
-    below = _row_sum(
-        jnp.minimum(jnp.exp(z - m[..., None]), jax.lax.stop_gradient((m[..., None] - z) * big))
-    )
-    m_count = jax.lax.optimization_barrier(m)
-    n_below = _row_sum(jnp.minimum(jax.lax.stop_gradient((m_count[..., None] - z) * big), 1))
-    return m, jnp.log1p(below + ((z.shape[-1] - 1) - n_below))
-
-
-def _dense_value(z: jax.Array, t: jax.Array, kind: str, stats=None):
-    """``(m, lse, s, value)`` of the target-distribution kernel (row reductions only).
-
-    With ``stats = (m, lse)`` given, they are used and ``s = sum(t)`` is
-    returned too (for the derivative); else ``s`` is None.
-    """
-    with_sum = stats is not None
-
-    def stats_and_value(safe: bool):
-        m, lse = _log_softmax_stats(z) if stats is None else stats
-        # t (-log q) = t (m - z) + t lse, plus t log t for KL; 0 where t = 0.
-        # The barrier keeps XLA from sharing z - m and the broadcast row
-        # statistics with the reductions above (shared, they are written to
-        # memory); m - z = -(z - m) exactly.
-        m_, lse_ = jax.lax.optimization_barrier((m, lse))
-        gap = m_[..., None] - z
-        if safe and with_sum:
-            # m - z capped at finfo.max where t == 0 (0 * gap = 0 at a -inf
-            # logit), uncapped where t != 0 (big / 0 = inf): arithmetic, so
-            # that this rare pass also needs no [..., K] temporary.
-            big = jnp.finfo(z.dtype).max
-            present = jax.lax.stop_gradient(jnp.minimum(jnp.abs(t) * big, 1))
-            gap = jnp.minimum(gap, jax.lax.stop_gradient(big / (1 - present)))
-        terms = t * gap if with_sum else t * (gap + lse_[..., None])
-        if kind == "kl":
-            terms = terms + t * jnp.log(jnp.maximum(t, jnp.finfo(z.dtype).tiny))
-        if safe and not with_sum:
-            terms = jnp.where(t == 0, jnp.zeros((), t.dtype), terms)
-        value = jnp.sum(terms, axis=-1)
-        s = None
-        if with_sum:
-            s = jnp.sum(t, axis=-1)
-            value = value + s * lse
-        return m, lse, s, value
-
-    m, lse, s, value = stats_and_value(False)
-    # A -inf logit with a zero target gives 0 * inf = nan in that sum; such
-    # batches (and only they) are computed again with the term set to 0.
-    # (Recomputed from z, so that the forward pass stays one chain of reductions.)
-    return jax.lax.cond(
-        jnp.any(jnp.isnan(value)), lambda: stats_and_value(True), lambda: (m, lse, s, value)
-    )
-
-
-def _shifted_softmax_parts(z: jax.Array):
-    """``(m, lse, w, tiny)`` for the JVP rule of :func:`_softmax_cross_entropy`.
-
-    ``w = exp(z - m) / 2`` below the max (in ``[0, 1/2]``) and ``(z - m) -
-    tiny = -tiny`` at it (``tiny`` twice the smallest normal number: a marker
-    whose derivative is that of ``z - m``). ``w`` is the one [..., K] array of the
-    forward pass, written into the gradient's own buffer and read back by the
-    backward pass, which then needs neither ``z`` nor ``exp``. ``lse`` is
-    :func:`_log_softmax_stats`'s, from two sums over ``w``.
-    """
-    # (Not finfo.tiny itself, which other terms use: XLA would share its
-    # broadcast between loops and write it to memory.)
-    tiny = 2 * jnp.finfo(z.dtype).tiny
-    m = jnp.max(z, axis=-1)
-    x = z - m[..., None]
-    w = jnp.where(x == 0, x - tiny, jnp.exp(x) * 0.5)
-    # The markers shift the plain sum by -tiny each (added back below, exact);
-    # ceil(-w) counts them (ceil(tiny) = 1, ceil of [-1/2, 0] is 0). Plain
-    # sums and few operations: XLA's CPU reductions are slow on others.
-    ties = jnp.sum(jnp.ceil(-jax.lax.optimization_barrier(w)), axis=-1)
-    below = 2 * (jnp.sum(w, axis=-1) + ties * tiny)
-    return m, jnp.log1p(below + (ties - 1)), w, tiny
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _softmax_cross_entropy(z: jax.Array, t: jax.Array, kind: str) -> jax.Array:
-    r"""Per-example :math:`\sum_k t_k (-\log q_k)` (``kind="ce"``) or
-    :math:`\sum_k t_k (\log t_k - \log q_k)` (``kind="kl"``), :math:`q = \operatorname{softmax}(z)`."""
-    return _dense_value(z, t, kind)[3]
-
-
-def _softmax_cross_entropy_jvp(kind, primals, tangents):
-    z, t = primals
-    dz, dt = tangents
-    zero = jnp.zeros((), z.dtype)
-    out = zero
-    if isinstance(dz, SymbolicZero):
-        m, lse, _, value = _dense_value(z, t, kind)
-    else:
-        m, lse, w, tiny = _shifted_softmax_parts(z)
-        m, lse, s, value = _dense_value(z, t, kind, (m, lse))
-        # A select (which the CPU reduction fusions do not take) keeps XLA
-        # from fusing the broadcast of s into its reduction and writing it out.
-        s_ = jnp.where(s != 0, s, zero)[..., None]
-        q_top = jnp.exp(-lse)[..., None]
-        # s q - t with q = 2 w exp(-lse); at the max (w < 0), q = 1 +
-        # expm1(-lse) keeps 1 - q exact, and `w + tiny` (0 there) gives the
-        # entry its derivative.
-        at_top = (s_ - t) + s_ * (jnp.expm1(-lse)[..., None] + (w + tiny) * q_top)
-        grad_z = jnp.where(w < 0, at_top, s_ * (w * (2 * q_top)) - t)
-        out = out + jnp.sum(grad_z * dz, axis=-1)
-    if not isinstance(dt, SymbolicZero):
-        # The barrier keeps XLA from sharing z - m with the forward reductions
-        # (which would write it to memory).
-        m_, lse_ = jax.lax.optimization_barrier((m, lse, value))[:2]
-        neg_log_q = lse_[..., None] - (z - m_[..., None])
-        if kind == "ce":
-            # A -inf logit with a zero target adds nothing, also to the derivative.
-            excluded = (t == 0) & jnp.isinf(neg_log_q)
-            grad_t = jnp.where(excluded, zero, neg_log_q)
-        else:
-            present = t > 0
-            log_t = jnp.log(jnp.where(present, t, jnp.ones((), t.dtype)))
-            grad_t = jnp.where(present, log_t + 1 + neg_log_q, zero)
-        out = out + jnp.sum(grad_t * dt, axis=-1)
-    return value, jnp.broadcast_to(out, value.shape).astype(value.dtype)
-
-
-_softmax_cross_entropy.defjvp(_softmax_cross_entropy_jvp, symbolic_zeros=True)
-
-
-def _smoothing_is_zero(label_smoothing: Any) -> bool:
-    return _checks.is_static(label_smoothing) and float(label_smoothing) == 0.0
-
-
-def _prepare_sparse(
-    logits: Any, labels: Any, axis: Any, where: Any, ignore_index: Any, from_logits: bool
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The common front of the two label losses.
-
-    Returns the logits (class axis last, compute dtype), the labels (removed
-    ones replaced by 0) and the mask of kept examples: ``where`` and a label in
-    ``[0, K)`` that is not ``ignore_index``. Probabilities of removed examples
-    are replaced by ones; logits are left as they are (the kernels mask them).
-    """
-    _check_ignore_index(ignore_index)
-    logits = _checks.check_floating("logits", logits)
-    labels = _checks.check_integer("labels", labels)
-    moved = _class_last("logits", logits, axis)
-    shape = tuple(moved.shape[:-1])
-    if tuple(labels.shape) != shape:
-        raise ValueError(
-            f"lossjax: `labels` must have the shape of `logits` without the class axis, "
-            f"{shape}; got labels.shape={tuple(labels.shape)} and "
-            f"logits.shape={tuple(logits.shape)} (axis={axis})."
-        )
-    # Compare in at least int32, so that small and unsigned label dtypes accept
-    # any ignore_index (such as -100) without overflow.
-    labels = labels.astype(jnp.int64 if labels.dtype.itemsize == 8 else jnp.int32)
-    num_classes = moved.shape[-1]
-    keep = (labels >= 0) & (labels < num_classes)
-    if ignore_index is not None:
-        keep = keep & (labels != ignore_index)
-    where = prepare_where(where, shape)
-    if where is not None:
-        keep = keep & where
-    moved = moved.astype(_checks.compute_dtype(moved))
-    if not from_logits:
-        moved = mask_inputs(keep, moved, 1.0, axis=-1)
-    labels = jnp.where(keep, labels, jnp.zeros((), labels.dtype))
-    return moved, labels, keep
+def _log_probabilities(logits: jax.Array, from_logits: bool) -> jax.Array:
+    return _log_softmax(logits) if from_logits else _numerics.floored_log(logits)
 
 
 # -- losses -----------------------------------------------------------------------------
@@ -596,40 +228,29 @@ def categorical_cross_entropy(
         Inception Architecture for Computer Vision", 2016
         (https://arxiv.org/abs/1512.00567) for label smoothing.
     """
+
     _checks.check_reduction(reduction)
-    _check_flag("from_logits", from_logits)
+    _checks.check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
-    logits = _checks.check_floating("logits", logits)
-    targets = _checks.check_real("targets", targets)
-    _checks.check_same_shape("logits", logits, "targets", targets)
-    dtype = _checks.compute_dtype(logits, targets)
-    logits = _class_last("logits", logits, axis).astype(dtype)
-    targets = _class_last("targets", targets, axis).astype(dtype)
-    num_classes = logits.shape[-1]
-    where = prepare_where(where, tuple(logits.shape[:-1]))
-    logits = mask_inputs(where, logits, 0.0, axis=-1)
-    targets = mask_inputs(where, targets, 0.0, axis=-1)
-
+    logits, targets, where = prepare_class_targets(logits, targets, where, axis, target_fill=0.0)
+    dtype, num_classes = logits.dtype, logits.shape[-1]
     smoothed = targets
-    if not _smoothing_is_zero(label_smoothing):
+    if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
         smoothed = targets * (1 - eps) + eps / num_classes
-    # Class weights enter as weighted targets: sum_k w_k t'_k (-log q_k).
-    weighted = smoothed
-    if class_weights is not None:
-        w = _per_class(
-            _class_vector("class_weights", class_weights, num_classes, dtype), logits.ndim
-        )
-        weighted = w * smoothed
-    if from_logits:
-        values = _softmax_cross_entropy(logits, weighted, "ce")
+    if class_weights is None:
+        values = _cross_entropy(_log_probabilities(logits, from_logits), smoothed)
     else:
-        values = jnp.sum(weighted * -_safe_log(logits), axis=-1)
-    if class_weights is not None:
+        # Class weights enter as weighted targets, sum_k w_k t'_k (-log q_k), and
+        # each example counts c_i = sum_k w_k t_k in the mean (module docstring).
+        w = _per_class(
+            class_vector("class_weights", class_weights, num_classes, dtype), logits.ndim
+        )
+        values = _cross_entropy(_log_probabilities(logits, from_logits), w * smoothed)
         example_weights = jnp.sum(w * targets, axis=-1)
-        values = _safe_divide(values, example_weights)
-        weights = _combine_weights(weights, example_weights)
+        values = _numerics.safe_divide(values, example_weights)
+        weights = combine_weights(weights, example_weights)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -711,44 +332,36 @@ def sparse_categorical_cross_entropy(
         ``ignore_index``, ``label_smoothing``); optax
         ``softmax_cross_entropy_with_integer_labels``.
     """
+
     _checks.check_reduction(reduction)
-    _check_flag("from_logits", from_logits)
+    _checks.check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
-    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index, from_logits)
+    logits, labels, keep = prepare_class_labels(
+        logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
+    )
     dtype, num_classes = logits.dtype, logits.shape[-1]
     cw = cw_y = None
     if class_weights is not None:
-        cw = _class_vector("class_weights", class_weights, num_classes, dtype)
+        cw = class_vector("class_weights", class_weights, num_classes, dtype)
         cw_y = cw[labels]
+        weights = combine_weights(weights, cw_y)
 
-    zero = jnp.zeros((), dtype)
     if from_logits:
-        nll = jax.nn.softplus(_label_log_odds(logits, labels, keep, False))
+        a, z_y = _label_log_odds(logits, labels)
+        nll, neg_log_q, spread = jax.nn.softplus(a), None, logits - z_y[..., None]
     else:
-        neg_log_q = -_safe_log(logits)
-        nll = _gather(neg_log_q, labels)
+        neg_log_q = -_numerics.floored_log(logits)
+        nll = jnp.take_along_axis(neg_log_q, labels[..., None], axis=-1)[..., 0]
+        spread = None
     values = nll
-    if not _smoothing_is_zero(label_smoothing):
+    if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
-        v = jnp.ones((num_classes,), dtype) if cw is None else cw
-        if from_logits:
-            # sum_k v_k (-log q_k) = sum(v) * nll - sum_k v_k (z_k - z_y), with
-            # the differences taken per class (exact for logits of any size).
-            spread = jnp.sum(
-                _per_class(v, logits.ndim) * (logits - _gather(logits, labels)[..., None]),
-                axis=-1,
-            )
-            total = jnp.sum(v) * nll - jnp.where(keep, spread, zero)
-        else:
-            total = jnp.sum(_per_class(v, logits.ndim) * neg_log_q, axis=-1)
-        smooth = total / num_classes if cw is None else _safe_divide(total / num_classes, cw_y)
+        total = _label_smoothing_term(nll, neg_log_q, spread, cw) / num_classes
+        smooth = total if cw_y is None else _numerics.safe_divide(total, cw_y)
         # `where`, not a product: with an excluded class (-inf logit) the
         # smoothing term is inf, and a traced eps = 0 must still give 0, not nan.
-        smooth = jnp.where(eps == 0, zero, eps * smooth)
-        values = (1 - eps) * nll + smooth
-    if cw_y is not None:
-        weights = _combine_weights(weights, cw_y)
+        values = (1 - eps) * nll + jnp.where(eps == 0, jnp.zeros((), dtype), eps * smooth)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
     )
@@ -822,11 +435,14 @@ def categorical_focal_loss(
         Lin et al., "Focal Loss for Dense Object Detection", 2017
         (https://arxiv.org/abs/1708.02002).
     """
+
     _checks.check_reduction(reduction)
-    _check_flag("from_logits", from_logits)
+    _checks.check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("gamma", gamma, lower=0.0)
     _checks.check_hyperparameter("alpha", alpha, lower=0.0, upper=1.0)
-    logits, labels, keep = _prepare_sparse(logits, labels, axis, where, ignore_index, from_logits)
+    logits, labels, keep = prepare_class_labels(
+        logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
+    )
     dtype, num_classes = logits.dtype, logits.shape[-1]
     if num_classes < 2:
         raise ValueError(
@@ -834,26 +450,23 @@ def categorical_focal_loss(
             f"{num_classes} along `axis`."
         )
     gamma = _checks.hyperparameter(gamma, dtype)
-
     if from_logits:
-        # With the log-odds a against the label, -log p_y = softplus(a) and
-        # log(1 - p_y) = -softplus(-a), both exact for any a. When every other
-        # logit is -inf (p_y = 1 exactly), log(1 - p_y) = -inf is taken as the
-        # most negative finite number so the gradients stay finite.
-        a = _label_log_odds(logits, labels, keep, True)
-        nll = jax.nn.softplus(a)
-        log1m = jnp.maximum(-jax.nn.softplus(-a), jnp.finfo(dtype).min)
+        # -log p_y = softplus(a) and log(1 - p_y) = -softplus(-a), exact for any a.
+        a, _ = _label_log_odds(logits, labels)
+        nll, log1m = jax.nn.softplus(a), -jax.nn.softplus(-a)
     else:
-        p_y = _gather(logits, labels)
-        nll = -_safe_log(p_y)
-        log1m = _safe_log1m(p_y)
+        p_y = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
+        nll, log1m = -_numerics.floored_log(p_y), _numerics.floored_log1m(p_y)
+    # Where p_y = 1 exactly (every other logit -inf), log(1 - p_y) = -inf is
+    # taken as the most negative float, so that gamma = 0 gives exp(0) = 1.
+    log1m = jnp.maximum(log1m, jnp.finfo(dtype).min)
     values = jnp.exp(gamma * log1m) * nll
     if alpha is not None:
-        alpha = _checks.as_array("alpha", alpha)
+        alpha = _checks.check_real("alpha", alpha)
         if alpha.ndim == 0:
             values = alpha.astype(dtype) * values
         else:
-            values = _class_vector("alpha", alpha, num_classes, dtype)[labels] * values
+            values = class_vector("alpha", alpha, num_classes, dtype)[labels] * values
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
     )
@@ -913,41 +526,25 @@ def kl_divergence(
         Kullback and Leibler, "On Information and Sufficiency", 1951; PyTorch
         ``torch.nn.KLDivLoss`` (``log_target``), optax ``kl_divergence``.
     """
-    _checks.check_reduction(reduction)
-    _check_flag("from_logits", from_logits)
-    _check_flag("log_targets", log_targets)
-    logits = _checks.check_floating("logits", logits)
-    targets = (_checks.check_floating if log_targets else _checks.check_real)("targets", targets)
-    _checks.check_same_shape("logits", logits, "targets", targets)
-    dtype = _checks.compute_dtype(logits, targets)
-    logits = _class_last("logits", logits, axis).astype(dtype)
-    targets = _class_last("targets", targets, axis).astype(dtype)
-    where = prepare_where(where, tuple(logits.shape[:-1]))
-    logits = mask_inputs(where, logits, 0.0, axis=-1)
-    targets = mask_inputs(where, targets, -jnp.inf if log_targets else 0.0, axis=-1)
 
-    if from_logits:
-        # A log-target of -inf is a zero target; exp keeps the derivative
-        # d/d(log t) = t * d/dt exact (0 there).
-        t = jnp.exp(targets) if log_targets else targets
-        values = _softmax_cross_entropy(logits, t, "kl")
-        return reduce_loss(
-            values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
-        )
-    neg_log_q = -_safe_log(logits)
-    # Double `where`: at a zero target both the selected and the unused branch
-    # are finite, so neither the value nor any gradient sees 0 * log 0.
+    _checks.check_reduction(reduction)
+    _checks.check_flag("from_logits", from_logits)
+    _checks.check_flag("log_targets", log_targets)
+    logits, targets, where = prepare_class_targets(
+        logits,
+        targets,
+        where,
+        axis,
+        targets_floating=log_targets,
+        target_fill=-jnp.inf if log_targets else 0.0,
+    )
     if log_targets:
-        present = targets > -jnp.inf
-        log_t = jnp.where(present, targets, jnp.zeros((), dtype))
-        t = jnp.exp(log_t)
+        # A log-target of -inf is a zero target.
+        log_t, t = targets, jnp.exp(targets)
     else:
-        present = targets > 0
-        t = jnp.where(present, targets, jnp.ones((), dtype))
-        log_t = jnp.log(t)
-    neg_log_q = jnp.where(present, neg_log_q, jnp.zeros((), dtype))
-    terms = jnp.where(present, t * (log_t + neg_log_q), jnp.zeros((), dtype))
-    values = jnp.sum(terms, axis=-1)
+        t = targets
+        log_t = jnp.log(jnp.where(t > 0, t, jnp.ones((), t.dtype)))
+    values = _kl(_log_probabilities(logits, from_logits), t, log_t)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

@@ -7,6 +7,7 @@ together with the caller's ``reduction``, ``weights``, ``where`` and
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -191,3 +192,108 @@ def prepare_pair(
     a, b = a.astype(dtype), b.astype(dtype)
     where = prepare_where(where, tuple(a.shape))
     return mask_inputs(where, a, fill_a), mask_inputs(where, b, fill_b), where
+
+
+# -- the class-axis front: logits with a class axis, and targets or labels ------------------
+
+
+def class_last(name: str, x: jax.Array, axis: Any) -> jax.Array:
+    """Moves the class axis of ``x`` last, so that the rest is the per-example shape."""
+    if x.ndim == 0:
+        raise ValueError(f"lossjax: `{name}` needs a class axis, got a scalar.")
+    axis = _checks.normalize_axis("axis", axis, x.ndim)
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"lossjax: `{name}` has no classes: its shape {tuple(x.shape)} is 0 along axis {axis}."
+        )
+    return jnp.moveaxis(x, axis, -1)
+
+
+def class_vector(name: str, value: Any, num_classes: int, dtype: Any) -> jax.Array:
+    """A per-class vector ``[K]`` (class weights, focal alpha), checked against the logits."""
+    vector = _checks.check_real(name, value)
+    if vector.shape != (num_classes,):
+        raise ValueError(
+            f"lossjax: `{name}` must be a 1-D array with one entry per class: the logits have "
+            f"{num_classes} classes along `axis`, got {name}.shape={tuple(vector.shape)}."
+        )
+    return vector.astype(dtype)
+
+
+def combine_weights(weights: Any, example_weights: jax.Array) -> jax.Array:
+    """The caller's ``weights`` (checked) times per-example weights such as class weights."""
+    if weights is None:
+        return example_weights
+    weights = _checks.check_real("weights", weights)
+    _check_per_example("weights", weights, tuple(example_weights.shape))
+    return weights.astype(example_weights.dtype) * example_weights
+
+
+def prepare_class_targets(
+    logits: Any,
+    targets: Any,
+    where: Any,
+    axis: Any,
+    *,
+    targets_floating: bool = False,
+    target_fill: float = 0.0,
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """The front of the losses of logits against target distributions of the same shape.
+
+    Checks both, moves the class axis last, casts to the compute dtype and
+    replaces the examples that ``where`` removes (logits by 0, targets by
+    ``target_fill``). Returns ``(logits, targets, where)``.
+    """
+    logits = _checks.check_floating("logits", logits)
+    check = _checks.check_floating if targets_floating else _checks.check_real
+    targets = check("targets", targets)
+    _checks.check_same_shape("logits", logits, "targets", targets)
+    dtype = _checks.compute_dtype(logits, targets)
+    logits = class_last("logits", logits, axis).astype(dtype)
+    targets = class_last("targets", targets, axis).astype(dtype)
+    where = prepare_where(where, tuple(logits.shape[:-1]))
+    logits = mask_inputs(where, logits, 0.0, axis=-1)
+    targets = mask_inputs(where, targets, target_fill, axis=-1)
+    return logits, targets, where
+
+
+def prepare_class_labels(
+    logits: Any, labels: Any, where: Any, axis: Any, ignore_index: Any, *, logits_fill: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The front of the losses of logits against integer class labels.
+
+    Returns the logits (class axis last, compute dtype), the labels and the
+    mask of kept examples: ``where``, a label in ``[0, K)`` and not
+    ``ignore_index``. Removed examples get label 0 and logits ``logits_fill``,
+    so that whatever they held (NaN included) reaches neither the value nor
+    the gradient.
+    """
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
+        raise TypeError(
+            f"lossjax: `ignore_index` must be a Python int or None, got {ignore_index!r}."
+        )
+    logits = _checks.check_floating("logits", logits)
+    labels = _checks.check_integer("labels", labels)
+    moved = class_last("logits", logits, axis)
+    shape = tuple(moved.shape[:-1])
+    if tuple(labels.shape) != shape:
+        raise ValueError(
+            f"lossjax: `labels` must have the shape of `logits` without the class axis, "
+            f"{shape}; got labels.shape={tuple(labels.shape)} and "
+            f"logits.shape={tuple(logits.shape)} (axis={axis})."
+        )
+    # Compare in at least int32, so that small and unsigned label dtypes accept
+    # any ignore_index (such as -100) without overflow.
+    labels = labels.astype(jnp.int64 if labels.dtype.itemsize == 8 else jnp.int32)
+    keep = (labels >= 0) & (labels < moved.shape[-1])
+    if ignore_index is not None:
+        keep = keep & (labels != ignore_index)
+    where = prepare_where(where, shape)
+    if where is not None:
+        keep = keep & where
+    moved = moved.astype(_checks.compute_dtype(moved))
+    moved = mask_inputs(keep, moved, logits_fill, axis=-1)
+    labels = jnp.where(keep, labels, jnp.zeros((), labels.dtype))
+    return moved, labels, keep

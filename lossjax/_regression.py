@@ -1,27 +1,11 @@
 r"""Regression losses: squared, absolute, Huber and log-cosh error.
 
-All four are elementwise: ``reduction="none"`` returns the predictions' shape.
-
-Derivative rules. Each loss goes through one private function of the
-predictions and targets (``_squared``, ``_absolute``, ``_huber``,
-``_log_cosh``) with a ``jax.custom_jvp`` rule that gives the derivative of
-:math:`l(e)`, :math:`e = \hat y - y`, directly: :math:`2e`,
-:math:`\operatorname{sign}(e)`, :math:`\operatorname{clip}(e, -\delta, \delta)`
-and :math:`\tanh(e)`. A ``custom_jvp`` (rather than ``custom_vjp``) because
-JAX derives reverse mode from it by transposition, so ``jax.grad``,
-``jax.jvp``, ``jax.hessian`` and Hessian-vector products all work (the rules
-are plain differentiable expressions). For log-cosh the rule is needed for
-correctness: the stable value is a blend of two formulas, and autodiff through
-the unused one would give ``inf * 0 = nan`` for huge errors.
-
-Speed. The values are computed from inputs passed through
-:func:`lossjax._fusion.apart` (an optimization barrier on CPU) and the
-derivatives from the originals, so that a jitted ``value_and_grad`` compiles
-to two passes that share nothing: the sum of the values, which reads the
-predictions and targets, and the gradient, which reads them again and writes
-one array. Values are written without ``select``, ``compare`` or ``clamp``,
-which XLA:CPU's reduction fusion cannot take (each would cost a full-size
-array written and read back).
+All four are elementwise (``reduction="none"`` returns the predictions' shape)
+and follow one path: the elementwise front (:func:`prepare_pair`), a
+reference formula of the error :math:`e = \hat y - y`, and :func:`reduce_loss`.
+The formulas are differentiated by JAX; none needs a hand-written rule.
+Huber and log-cosh also register a CPU kernel (``lossjax/_kernels``) that
+computes the same values and derivatives in two independent passes.
 """
 
 from __future__ import annotations
@@ -30,51 +14,75 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.custom_derivatives import SymbolicZero
 
-from lossjax import _checks, _fusion
+from lossjax import _checks, _kernels
 from lossjax._reduction import AxisName, prepare_pair, reduce_loss
 
 
-def _error_loss(value_of_error, slope_of_error, param_slope=None):
-    r"""A custom-JVP loss ``f(p, t, *params) = value(p - t, *params)``.
+def _squared(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    return jnp.square(predictions - targets)
 
-    ``slope_of_error(e, *params)`` is :math:`\partial l / \partial e` and
-    ``param_slope(e, *params)`` the derivative with respect to the one
-    hyperparameter, if any. The value is computed on the other side of
-    :func:`_fusion.apart` from the derivatives (module docstring).
+
+def _absolute(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    # jnp.abs has the subgradient 0 at 0.
+    return jnp.abs(predictions - targets)
+
+
+def _huber_of_error(error: jax.Array, delta: jax.Array) -> jax.Array:
+    # a (|e| - a/2) with a = min(|e|, delta): e^2/2 inside, delta (|e| - delta/2)
+    # outside, one expression whose derivative is clip(e, -delta, delta).
+    a = jnp.minimum(jnp.abs(error), delta)
+    return a * (jnp.abs(error) - 0.5 * a)
+
+
+def _huber(predictions: jax.Array, targets: jax.Array, delta: jax.Array) -> jax.Array:
+    return _huber_of_error(predictions - targets, delta)
+
+
+# Taylor coefficients of log cosh(e) in powers of z = e^2 (the integral of
+# tanh's series): 1e-8 relative accuracy up to |e| = 0.5.
+_LOG_COSH_SERIES = (
+    1.0 / 2.0,
+    -1.0 / 12.0,
+    1.0 / 45.0,
+    -17.0 / 2520.0,
+    62.0 / 28350.0,
+    -1382.0 / 1871100.0,
+    21844.0 / 85135050.0,
+)
+
+
+def _log_cosh_of_error(error: jax.Array) -> jax.Array:
+    """log cosh(e) to a few ulp for every float e.
+
+    From ``|e| = 0.5`` up, ``cosh e = e^|e| (1 + e^{-2|e|}) / 2`` gives
+    ``|e| + log1p(expm1(-2|e|) / 2)``, which cannot overflow; below, where that
+    form cancels, the Taylor series in ``e^2``. The series is evaluated on
+    ``min(e^2, 1/4)``, so the unused branch and its derivative stay finite.
     """
-
-    @jax.custom_jvp
-    def loss(predictions, targets, *params):
-        predictions, targets, *params = _fusion.apart(predictions, targets, *params)
-        return value_of_error(predictions - targets, *params)
-
-    def loss_jvp(primals, tangents):
-        predictions, targets, *params = primals
-        predictions_dot, targets_dot, *params_dot = tangents
-        value = loss(*primals)
-        error = predictions - targets
-        tangent = jnp.zeros_like(value)
-        if not isinstance(predictions_dot, SymbolicZero):
-            error_dot = predictions_dot
-            if not isinstance(targets_dot, SymbolicZero):
-                error_dot = predictions_dot - targets_dot
-            tangent = tangent + slope_of_error(error, *params) * error_dot
-        elif not isinstance(targets_dot, SymbolicZero):
-            tangent = tangent - slope_of_error(error, *params) * targets_dot
-        for param_dot in params_dot:
-            if not isinstance(param_dot, SymbolicZero):
-                tangent = tangent + param_slope(error, *params) * param_dot
-        return value, tangent
-
-    # Symbolic zeros: a constant target or hyperparameter adds no work.
-    loss.defjvp(loss_jvp, symbolic_zeros=True)
-    return loss
+    abs_error = jnp.abs(error)
+    z = jnp.minimum(jnp.square(error), 0.25)
+    series = jnp.zeros_like(z)
+    for c in reversed(_LOG_COSH_SERIES):
+        series = series * z + c
+    far = abs_error + jnp.log1p(0.5 * jnp.expm1(-2.0 * abs_error))
+    return jnp.where(abs_error < 0.5, series * z, far)
 
 
-_squared = _error_loss(jnp.square, lambda e: e + e)
-_absolute = _error_loss(jnp.abs, jnp.sign)
+def _log_cosh(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    return _log_cosh_of_error(predictions - targets)
+
+
+# The CPU kernels of the two losses whose derivative XLA:CPU cannot fuse with
+# the value (see lossjax/_kernels/_split_passes.py): same value, derivatives
+# d/de = clip(e, -delta, delta), d/d delta = |e| - min(|e|, delta), and tanh(e).
+_kernels.register_split_passes(
+    "huber_loss",
+    _huber_of_error,
+    lambda e, delta: jnp.clip(e, -delta, delta),
+    lambda e, delta: jnp.abs(e) - jnp.minimum(jnp.abs(e), delta),
+)
+_kernels.register_split_passes("log_cosh_loss", _log_cosh_of_error, jnp.tanh)
 
 
 def mean_squared_error(
@@ -211,83 +219,10 @@ def huber_loss(
         "predictions", predictions, "targets", targets, where
     )
     delta = _checks.hyperparameter(delta, predictions.dtype)
-    values = _huber(predictions, targets, delta)
+    values = _kernels.choose("huber_loss", _huber)(predictions, targets, delta)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
-
-
-def _huber_value(error: jax.Array, delta: jax.Array) -> jax.Array:
-    quadratic = jnp.minimum(jnp.abs(error), delta)
-    return quadratic * (jnp.abs(error) - 0.5 * quadratic)
-
-
-def _huber_delta_slope(error: jax.Array, delta: jax.Array) -> jax.Array:
-    return jnp.abs(error) - jnp.minimum(jnp.abs(error), delta)
-
-
-# d/de = clip(e, -delta, delta), d/d delta = |e| - min(|e|, delta).
-_huber = _error_loss(_huber_value, lambda e, delta: jnp.clip(e, -delta, delta), _huber_delta_slope)
-
-
-# Taylor coefficients of log cosh x in powers of z = x^2 (the integral of tanh's
-# series), enough for 1e-8 relative accuracy below |x| = 0.5.
-_LOG_COSH_SERIES = (
-    1.0 / 2.0,
-    -1.0 / 12.0,
-    1.0 / 45.0,
-    -17.0 / 2520.0,
-    62.0 / 28350.0,
-    -1382.0 / 1871100.0,
-    21844.0 / 85135050.0,
-)
-_LOG_COSH_SMALL = 0.5
-
-
-def _log_cosh_series(error: jax.Array) -> jax.Array:
-    """The Taylor series of log cosh(e) on ``min(e**2, 1/4)`` (finite for every e)."""
-    z = jnp.minimum(error * error, _LOG_COSH_SMALL**2)
-    series = jnp.asarray(_LOG_COSH_SERIES[-1], error.dtype)
-    for c in _LOG_COSH_SERIES[-2::-1]:
-        series = series * z + c
-    return series * z
-
-
-def _log_cosh_value(error: jax.Array) -> jax.Array:
-    """log cosh(e) to a few ulp for any e, without a select.
-
-    Above ``|e| = 0.5`` it is ``|e| + log1p(expm1(-2|e|) / 2)``, exact and
-    unable to overflow; below, where that form cancels, the Taylor series in
-    ``e**2`` (a polynomial). Both are evaluated everywhere (the series on
-    ``min(e**2, 1/4)``, so that it stays finite) and blended with a 0/1 step
-    made of products and min/max, which the reduction fusion takes: exact,
-    since one of the two terms is multiplied by 0 and the other by 1.
-    """
-    big = float(jnp.finfo(error.dtype).max)
-    abs_error = jnp.abs(error)
-    large = abs_error + jnp.log1p(0.5 * jnp.expm1(-(abs_error + abs_error)))
-    # 1 below |e| = 0.5 (where 0.5 - |e| >= 2**-25, so that times big it is >= 1),
-    # else 0. The second product keeps XLA from turning min(max(.)) into a clamp,
-    # which the reduction fusion does not take.
-    small_step = jnp.minimum(jnp.maximum((_LOG_COSH_SMALL - abs_error) * big, 0.0) * big, 1.0)
-    return _log_cosh_series(error) * small_step + large * (1.0 - small_step)
-
-
-def _log_cosh_value_in_loop(error: jax.Array) -> jax.Array:
-    """log cosh(e) for values written by an elementwise loop (``reduction="none"``
-    or a ``where`` mask), where XLA:CPU's ``expm1`` and ``log1p`` are slow: one
-    ``exp`` and :func:`_fusion.log1p_series` (exact enough above ``|e| = 0.5``,
-    where ``exp(-2|e|) - 1`` does not cancel), and a select. Within 1e-6 of
-    :func:`_log_cosh_value`.
-    """
-    abs_error = jnp.abs(error)
-    large = abs_error + _fusion.log1p_series(0.5 * (jnp.exp(-(abs_error + abs_error)) - 1.0))
-    return jnp.where(abs_error < _LOG_COSH_SMALL, _log_cosh_series(error), large)
-
-
-# d/de log cosh(e) = tanh(e) (XLA's tanh is accurate to a few ulp).
-_log_cosh = _error_loss(_log_cosh_value, jnp.tanh)
-_log_cosh_in_loop = _error_loss(_log_cosh_value_in_loop, jnp.tanh)
 
 
 def log_cosh_loss(
@@ -304,9 +239,10 @@ def log_cosh_loss(
     Behaves like :math:`e^2/2` for small errors and :math:`|e| - \log 2` for
     large ones, smooth everywhere. Accurate to a few ulp for errors from
     ``1e-30`` to ``1e30`` in float32 (optax's formula returns 0 below about
-    ``1e-4`` and ``inf`` past about ``45``); the gradient ``tanh(e)`` comes
-    from a hand-written ``custom_jvp`` rule, so forward and reverse mode and
-    Hessians all work.
+    ``1e-4`` and ``inf`` past about ``45``): below ``|e| = 0.5`` it is the
+    Taylor series in :math:`e^2`, above
+    :math:`|e| + \operatorname{log1p}(\operatorname{expm1}(-2|e|)/2)`; its
+    derivative is :math:`\tanh(e)`.
 
     Args:
         predictions: floating array of predictions, any shape.
@@ -332,8 +268,7 @@ def log_cosh_loss(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    in_loop = _fusion.values_in_loop(reduction, where)
-    values = (_log_cosh_in_loop if in_loop else _log_cosh)(predictions, targets)
+    values = _kernels.choose("log_cosh_loss", _log_cosh)(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

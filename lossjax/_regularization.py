@@ -41,14 +41,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from lossjax import _checks
+
+if TYPE_CHECKING:  # optax is imported where a transform is built: `import lossjax` stays cheap
+    import optax
 
 Mask = Any  # a pytree of bools (or a prefix of the params' tree), or params -> such a tree
 _INT32_MAX = np.iinfo(np.int32).max
@@ -399,6 +401,8 @@ def _additive_transform(
         )
         return new_updates, RegularizationState(count=_next_count(state.count))
 
+    import optax
+
     return optax.GradientTransformation(_init, update_fn)
 
 
@@ -595,5 +599,7 @@ def proximal_l1(strength: Any, *, mask: Mask = None) -> optax.GradientTransforma
             lambda u, p: soft_threshold(p + u, tau) - p, updates, params, mask
         )
         return new_updates, RegularizationState(count=_next_count(state.count))
+
+    import optax
 
     return optax.GradientTransformation(_init, update_fn)

@@ -23,8 +23,9 @@ Numerics choices:
   nor underflows), floored at :math:`\\sqrt{\\text{tiny}}` of the input dtype
   (1e-19 in float32, 2**-7 in float16) so that its gradient, which grows like
   :math:`1/\\lVert x \\rVert`, stays finite, and maps the zero vector to itself.
-* **Binary cross-entropy reconstruction** is :func:`lossjax.binary_cross_entropy`
-  from logits, :math:`(1-y)\\,\\mathrm{softplus}(z) + y\\,\\mathrm{softplus}(-z)`:
+* **Binary cross-entropy reconstruction** is the sigmoid cross-entropy of
+  :func:`lossjax.binary_cross_entropy` (the shared formula, not the public
+  function: one validation, one reduction), :math:`(1-y)\\,\\mathrm{softplus}(z) + y\\,\\mathrm{softplus}(-z)`:
   it equals :math:`\\mathrm{softplus}(z) - yz` but adds two non-negative terms
   instead of subtracting nearly equal ones (``softplus(20) - 20`` is 0 in
   float32; the true value is 2.1e-9).
@@ -45,8 +46,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lossjax import _checks
-from lossjax._classification import binary_cross_entropy
+from lossjax import _checks, _numerics
 from lossjax._reduction import AxisName, mask_inputs, prepare_pair, prepare_where, reduce_loss
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -265,7 +265,7 @@ def reconstruction_loss(
     elif kind == "mae":
         errors = jnp.abs(reconstructions - inputs)
     else:
-        errors = binary_cross_entropy(reconstructions, inputs, reduction="none")
+        errors = _numerics.sigmoid_cross_entropy(reconstructions, inputs)
     values = jnp.mean(errors, axis=tuple(range(1, errors.ndim)))
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
@@ -375,10 +375,10 @@ def contrastive_loss(
 # ---------------------------------------------------------------------------- InfoNCE
 
 
-def _gather(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
+def _all_gather_batch(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
     if axis_name is None:
         return x
-    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
+    return jax.lax.all_all_gather_batch(x, axis_name, axis=0, tiled=True)
 
 
 def _nce_direction(
@@ -530,10 +530,14 @@ def info_nce_loss(
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local_batch
     positive = offset + jnp.arange(local_batch)
     # all_gather of a bool array is not supported everywhere; gather it as int8.
-    keep = None if where is None else _gather(where.astype(jnp.int8), axis_name) > 0
-    values = _nce_direction(queries, _gather(keys, axis_name), keep, positive, temperature)
+    keep = None if where is None else _all_gather_batch(where.astype(jnp.int8), axis_name) > 0
+    values = _nce_direction(
+        queries, _all_gather_batch(keys, axis_name), keep, positive, temperature
+    )
     if symmetric:
-        backward = _nce_direction(keys, _gather(queries, axis_name), keep, positive, temperature)
+        backward = _nce_direction(
+            keys, _all_gather_batch(queries, axis_name), keep, positive, temperature
+        )
         values = 0.5 * (values + backward)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name

@@ -194,47 +194,11 @@ def test_gradient_with_respect_to_targets_is_minus_the_slope(name):
     np.testing.assert_array_equal(only_t, grad_t)
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU buffer accounting")
-@pytest.mark.parametrize("name", REFERENCES)
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_value_and_grad_compiles_to_two_passes_without_temporaries(name, reduction):
-    """A jitted value_and_grad keeps no full-size intermediate (such as the error
-    or a broadcast constant) between the sum of the values and the gradient."""
-    loss = REFERENCES[name][0]
-    x = jax.ShapeDtypeStruct((256, 1024), jnp.float32)
-    compiled = jax.jit(jax.value_and_grad(lambda p, t: loss(p, t, reduction=reduction)))
-    assert compiled.lower(x, x).compile().memory_analysis().temp_size_in_bytes < 1024
-
-
 def test_log_cosh_in_float64(x64):
     e = np.array([1e-12, 1e-5, 0.5, 3.0, 800.0], np.float64)
     values = lossjax.log_cosh_loss(e, np.zeros_like(e), reduction="none")
     assert values.dtype == jnp.float64
     np.testing.assert_allclose(values, np_log_cosh(e), rtol=1e-13)
-
-
-@pytest.mark.parametrize("name", REFERENCES)
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
-def test_low_precision_inputs_give_float32_loss(name, dtype):
-    loss = REFERENCES[name][0]
-    p, t = jnp.asarray(PRED, dtype), jnp.asarray(TARG, dtype)
-    out = loss(p, t)
-    assert out.dtype == jnp.float32
-    exact = REFERENCES[name][1](np.asarray(p, np.float64) - np.asarray(t, np.float64)).mean()
-    np.testing.assert_allclose(out, exact, rtol=1e-6)
-
-
-@pytest.mark.parametrize("name", REFERENCES)
-def test_nan_behind_mask_contributes_nothing(name):
-    loss = REFERENCES[name][0]
-    where = np.ones(PRED.shape, bool)
-    where[1, 2] = where[4, 0] = False
-    bad = PRED.copy()
-    bad[1, 2] = np.nan
-    bad[4, 0] = np.inf
-    value, grad = jax.value_and_grad(lambda p: loss(p, TARG, where=where))(bad)
-    np.testing.assert_allclose(value, REFERENCES[name][1](ERR64)[where].mean(), rtol=1e-6)
-    assert grad[1, 2] == 0.0 and grad[4, 0] == 0.0 and np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize("name", REFERENCES)
@@ -279,8 +243,3 @@ def test_huber_delta_must_be_positive(delta):
 def test_unknown_reduction_names_the_value():
     with pytest.raises(ValueError, match=r"`reduction` must be one of .*got 'batchmean'"):
         lossjax.mean_squared_error(jnp.ones(3), jnp.ones(3), reduction="batchmean")
-
-
-def test_hyperparameters_are_keyword_only():
-    with pytest.raises(TypeError):
-        lossjax.huber_loss(jnp.ones(3), jnp.ones(3), 1.0)

@@ -66,6 +66,23 @@ def register(name: str, fn: Callable[..., Any], *, backends: tuple[str, ...]) ->
     _REGISTRY[name] = Kernel(name, fn, backends)
 
 
+def register_split_passes(
+    name: str,
+    value: Callable[..., Any],
+    slope: Callable[..., Any],
+    param_slope: Callable[..., Any] | None = None,
+) -> None:
+    """Registers the split-passes kernel (:mod:`._split_passes`) of an elementwise error loss.
+
+    The topic module gives the reference value of the error and its
+    derivatives; the kernel computes the same mathematics in two independent
+    passes on XLA:CPU.
+    """
+    from lossjax._kernels._split_passes import split_passes
+
+    register(name, split_passes(value, slope, param_slope), backends=("cpu",))
+
+
 def registered() -> dict[str, Kernel]:
     """The registered kernels by reference name (a copy)."""
     return dict(_REGISTRY)
