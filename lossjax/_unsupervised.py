@@ -378,7 +378,7 @@ def contrastive_loss(
 def _all_gather_batch(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
     if axis_name is None:
         return x
-    return jax.lax.all_all_gather_batch(x, axis_name, axis=0, tiled=True)
+    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
 
 
 def _nce_direction(

@@ -98,12 +98,19 @@ def set_kernels(mode: KernelMode) -> None:
     ``jax.jit`` (a function already compiled keeps its choice). The
     environment variable ``LOSSJAX_KERNELS`` sets the initial mode.
 
+    Args:
+        mode: ``"auto"`` or ``"reference"``.
+
+    Returns:
+        None.
+
     Example:
         >>> import lossjax
+        >>> previous = lossjax.get_kernels()
         >>> lossjax.set_kernels("reference")
         >>> lossjax.get_kernels()
         'reference'
-        >>> lossjax.set_kernels("auto")
+        >>> lossjax.set_kernels(previous)
     """
     global _mode
     if mode not in _MODES:
@@ -114,13 +121,28 @@ def set_kernels(mode: KernelMode) -> None:
 
 
 def get_kernels() -> KernelMode:
-    """The current kernel mode, ``"auto"`` or ``"reference"`` (see :func:`set_kernels`)."""
+    """The current kernel mode (see :func:`set_kernels`).
+
+    Returns:
+        ``"auto"`` or ``"reference"``.
+
+    Example:
+        >>> import lossjax
+        >>> lossjax.get_kernels() in ("auto", "reference")
+        True
+    """
     return _mode  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
 def kernels(mode: KernelMode) -> Iterator[None]:
     """Context manager form of :func:`set_kernels`; restores the previous mode on exit.
+
+    Args:
+        mode: ``"auto"`` or ``"reference"``, for the body of the ``with`` block.
+
+    Yields:
+        Nothing; the mode holds inside the block.
 
     Example:
         >>> import jax.numpy as jnp, lossjax
