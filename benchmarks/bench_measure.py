@@ -338,11 +338,10 @@ def speed_case(
     warnings: list[str] = []
     libs = ["lossjax", "optax"] if case.shared else ["lossjax"]
 
-    fwd_fns = {lib: case.loss(lib) for lib in libs}
-    vg_fns = {lib: jax.value_and_grad(case.loss(lib)) for lib in libs}
-    fwd_fns["floor"] = vg_fns["floor"] = bc.floor_of(case)
-    fwd = {k: compile_ahead(f, args) for k, f in fwd_fns.items()}
-    vg = {k: compile_ahead(f, args) for k, f in vg_fns.items()}
+    fwd = {lib: compile_ahead(case.loss(lib), args) for lib in libs}
+    vg = {lib: compile_ahead(jax.value_and_grad(case.loss(lib)), args) for lib in libs}
+    # One floor for both tables, timed in the rounds of each.
+    fwd["floor"] = vg["floor"] = compile_ahead(bc.floor_of(case), args)
     out_fwd = {k: warm(f, args, profile.warmup) for k, f in fwd.items()}
     out_vg = {k: warm(f, args, profile.warmup) for k, f in vg.items()}
 
@@ -430,13 +429,15 @@ def _speed_line(row: dict) -> str:
 
 def _guarded(log, label: str, fn: Callable, *args):
     """Runs one measurement; an exception is logged and the row skipped, not raised."""
-    log(f"  {label} ...")
+    start = time.perf_counter()
     try:
-        return fn(*args)
+        result = fn(*args)
+        log(f"  {label} ({time.perf_counter() - start:.1f} s)")
+        return result
     except Exception as error:  # a broken loss must not stop the other measurements
         import traceback
 
-        log(f"    ERROR in {label}: {type(error).__name__}: {error}")
+        log(f"  {label}: ERROR {type(error).__name__}: {error}")
         traceback.print_exc()
         return None
 
@@ -755,6 +756,12 @@ def kernels_section(cases: list[bc.LossCase], profile: Profile, log) -> dict:
         if not matching:
             result["unmatched"].append(name)
             log(f"  kernel {name}: no benchmark case calls lossjax.{name}")
+            continue
+        if result["backend"] not in registered[name].backends:
+            log(
+                f"  kernel {name}: not used on {result['backend']} (backends "
+                f"{', '.join(registered[name].backends)}): not timed"
+            )
             continue
         for case in (c for c in matching if c in cases):
             sizes = profile.elementwise if case.family == bc.ELEMENTWISE else profile.multiclass

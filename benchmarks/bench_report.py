@@ -218,10 +218,10 @@ def kernel_verdicts(kernels: dict) -> list[KernelVerdict]:
                 if v is not None and (slowest is None or v > slowest):
                     slowest, slowest_at = v, f"{what} {speed_label(r)}"
         min_speedup = min(speedups) if speedups else None
-        if not rows:
-            verdict = "n/a (not measured)"
-        elif not active:
+        if not active:
             verdict = f"n/a (not used on {kernels.get('backend')})"
+        elif not rows:
+            verdict = "n/a (not measured)"
         elif min_speedup is None:
             verdict = "n/a (no size ≥ 1M elements measured)"
         elif min_speedup >= KERNEL_SPEEDUP and (slowest is None or slowest <= 1.0):
