@@ -3,8 +3,14 @@
 #
 # Usage:   bash benchmarks/accelerator.sh DIR
 # Writes into DIR: accelerator.log (everything), nvidia-smi.txt, jax-devices.txt, pip-freeze.txt,
-# pytest-gpu.log, pytest-cpu-multidevice.log, benchmark.log, RESULTS.md and RESULTS.png (the
-# benchmark table and chart, on the GPU), summary.txt (exit status of every step).
+# pytest-gpu.log, pytest-cpu-multidevice.log, benchmark.log, results-gpu.json (the raw GPU
+# measurements of `benchmarks/run.py --profile gpu`), RESULTS.md (a copy of
+# benchmarks/RESULTS.md with the GPU block, between <!-- run.py:gpu:start/end -->, written or
+# replaced), RESULTS-gpu.png (its chart), summary.txt (exit status of every step).
+#
+# To put the GPU tables into the repository's report, bring results-gpu.json back and run
+#   python benchmarks/run.py report DIR/results-gpu.json
+# which rewrites only the GPU block of benchmarks/RESULTS.md (no GPU needed for that).
 #
 # The machine needs Linux x86-64, an NVIDIA driver for CUDA 12 (R525 or newer; `nvidia-smi`
 # works), Python 3 with venv, and NO internet: everything comes from wheel files.
@@ -38,9 +44,10 @@
 #
 # Environment knobs: WHEELS (wheel directory), PYTHON (interpreter), VENV (venv to create,
 # default /tmp/lossjax-accelerator-venv), JAX_EXTRA (cuda12 or cuda13), BENCH_ARGS (extra
-# benchmarks/run.py flags, e.g. "--quick"), PYTEST_FLAGS (default "-q -x -p no:cacheprovider"; e.g. add
-# "-n 8" for pytest-xdist, with XLA_PYTHON_CLIENT_PREALLOCATE=false so that the workers share
-# the GPU's memory).
+# benchmarks/run.py flags after --profile gpu, e.g. "--quick" for a smoke run, "--no-torch",
+# "--sections speed,kernels"), SKIP_TESTS=1 (no pytest: the benchmark only), PYTEST_FLAGS
+# (default "-q -x -p no:cacheprovider"; e.g. add "-n 8" for pytest-xdist, with
+# XLA_PYTHON_CLIENT_PREALLOCATE=false so that the workers share the GPU's memory).
 #
 # Tests: the suite runs with JAX_PLATFORMS=cuda,cpu, so the GPU is JAX's default device
 # (tests/conftest.py only sets JAX_PLATFORMS=cpu when it is unset). With one GPU,
@@ -158,21 +165,29 @@ cd "$REPO" || exit 1
 
 # -- tests: GPU pass, then the multi-device tests on 8 virtual CPU devices ------------------------
 export JAX_PLATFORMS=cuda,cpu
-echo "== pytest on the GPU (JAX_PLATFORMS=$JAX_PLATFORMS), without the multi_device tests"
-# shellcheck disable=SC2086
-"$PY" -m pytest $PYTEST_FLAGS -m "not multi_device" 2>&1 | tee "$DIR/pytest-gpu.log"
-step pytest-gpu "${PIPESTATUS[0]}"
+if [[ ${SKIP_TESTS:-0} == 1 ]]; then
+    echo "== tests skipped (SKIP_TESTS=1)"
+else
+    echo "== pytest on the GPU (JAX_PLATFORMS=$JAX_PLATFORMS), without the multi_device tests"
+    # shellcheck disable=SC2086
+    "$PY" -m pytest $PYTEST_FLAGS -m "not multi_device" 2>&1 | tee "$DIR/pytest-gpu.log"
+    step pytest-gpu "${PIPESTATUS[0]}"
 
-echo "== pytest of the multi-device tests on 8 virtual CPU devices (JAX_PLATFORMS=cpu)"
-# shellcheck disable=SC2086
-JAX_PLATFORMS=cpu "$PY" -m pytest $PYTEST_FLAGS -m multi_device 2>&1 |
-    tee "$DIR/pytest-cpu-multidevice.log"
-step pytest-cpu-multidevice "${PIPESTATUS[0]}"
+    echo "== pytest of the multi-device tests on 8 virtual CPU devices (JAX_PLATFORMS=cpu)"
+    # shellcheck disable=SC2086
+    JAX_PLATFORMS=cpu "$PY" -m pytest $PYTEST_FLAGS -m multi_device 2>&1 |
+        tee "$DIR/pytest-cpu-multidevice.log"
+    step pytest-cpu-multidevice "${PIPESTATUS[0]}"
+fi
 
-# -- benchmark on the GPU --------------------------------------------------------------------
-echo "== benchmarks/run.py --out-dir $DIR $BENCH_ARGS"
+# -- benchmark on the GPU: the gpu profile (all goals, full sizes, about 5 minutes) ------------
+# RESULTS.md starts as the repository's, so that the GPU block lands beside the CPU one.
+if [[ -f benchmarks/RESULTS.md && ! -f $DIR/RESULTS.md ]]; then
+    cp benchmarks/RESULTS.md "$DIR/RESULTS.md"
+fi
+echo "== benchmarks/run.py --profile gpu --out-dir $DIR $BENCH_ARGS"
 # shellcheck disable=SC2086
-"$PY" benchmarks/run.py --out-dir "$DIR" $BENCH_ARGS 2>&1 | tee "$DIR/benchmark.log"
+"$PY" benchmarks/run.py --profile gpu --out-dir "$DIR" $BENCH_ARGS 2>&1 | tee "$DIR/benchmark.log"
 step benchmark "${PIPESTATUS[0]}"
 
 echo "== summary"

@@ -492,7 +492,7 @@ def sizes_text(profile: dict) -> str:
 def render(results: dict, json_name: str, chart_name: str | None) -> str:
     platform = results.get("platform", "cpu")
     checks = all_checks(results)
-    device = results["machine"].get("JAX device", platform)
+    device = results.get("device_kind", platform)
     title = "# lossjax benchmark results" + ("" if platform == "cpu" else f" on {device}")
     case_order = results.get("case_order", [])
     speed = _speed_order(results.get("speed", []), case_order)

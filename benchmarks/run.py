@@ -124,6 +124,7 @@ def measure(options: argparse.Namespace) -> dict:
         "format": 1,
         "command": "python benchmarks/run.py " + " ".join(options.argv),
         "platform": platform,
+        "device_kind": dev.device_kind,
         "profile": dataclasses.asdict(profile),
         "machine": bm.machine(torch_dev, _steady_settings()),
         "case_order": [c.key for c in bc.CASES],
