@@ -18,9 +18,19 @@ from pathlib import Path
 # Why a goal is missed, by check id (shell patterns allowed), shown in the reason column
 # of the "Misses" table. Check ids are printed in that table, e.g.
 # "vg/hinge/1024x1024/where", "compile-vg/kl", "per-example/bce", "lce-memory/32000",
-# "lce-time/128000", "kernel/huber_loss". Longer explanations go in the hand-written
-# section below the block, which run.py never touches.
+# "lce-time/128000", "kernel/huber_loss". The results file itself may hold more, in a
+# hand-written table between REASONS_START and REASONS_END outside the run.py blocks:
+#
+#   <!-- reasons:start -->
+#   | check id | reason |
+#   |---|---|
+#   | `vg/hinge/*` | the label mapping costs four operations per element |
+#   <!-- reasons:end -->
+#
+# Entries there win over this dict. Longer explanations go in hand-written sections
+# outside the blocks, which run.py never touches.
 REASONS: dict[str, str] = {}
+REASONS_START, REASONS_END = "<!-- reasons:start -->", "<!-- reasons:end -->"
 
 UNEXPLAINED = "_to be explained_"
 
@@ -103,12 +113,28 @@ class Check:
             return None
         return self.value <= self.limit
 
-    @property
-    def reason(self) -> str:
-        for pattern, text in REASONS.items():
+    def reason(self, reasons: dict[str, str]) -> str:
+        """The first entry of ``reasons`` whose pattern matches this check's id."""
+        for pattern, text in reasons.items():
             if fnmatch.fnmatchcase(self.check_id, pattern):
                 return text
         return UNEXPLAINED
+
+
+def reasons_in(text: str) -> dict[str, str]:
+    """The ``| check id | reason |`` rows of the hand-written reasons table in ``text``."""
+    if REASONS_START not in text or REASONS_END not in text:
+        return {}
+    section = text.split(REASONS_START, 1)[1].split(REASONS_END, 1)[0]
+    found = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0] or set(cells[0]) <= set("-: "):
+            continue  # not a row, or the header's rule
+        pattern = cells[0].strip("`")
+        if pattern != "check id":
+            found[pattern] = cells[1]
+    return found
 
 
 def speed_checks(rows: list[dict]) -> list[Check]:
@@ -289,7 +315,7 @@ def goals_summary(checks: list[Check]) -> str:
     return table(["goal", "status", "checks met", "worst (or verdicts)"], rows)
 
 
-def misses_table(checks: list[Check]) -> str:
+def misses_table(checks: list[Check], reasons: dict[str, str]) -> str:
     missed = [c for c in checks if c.met is False]
     if not missed:
         return "Every measured check meets its goal."
@@ -300,7 +326,7 @@ def misses_table(checks: list[Check]) -> str:
             c.item,
             c.note if c.goal == "kernel" else fmt_ratio(c.value),
             "keep rule" if c.goal == "kernel" else f"≤ {c.limit:.3g}×",
-            c.reason,
+            c.reason(reasons),
         ]
         for c in missed
     ]
@@ -489,7 +515,7 @@ def sizes_text(profile: dict) -> str:
     )
 
 
-def render(results: dict, json_name: str, chart_name: str | None) -> str:
+def render(results: dict, json_name: str, chart_name: str | None, reasons: dict[str, str]) -> str:
     platform = results.get("platform", "cpu")
     checks = all_checks(results)
     device = results.get("device_kind", platform)
@@ -531,7 +557,7 @@ def render(results: dict, json_name: str, chart_name: str | None) -> str:
         "",
         "### Misses",
         "",
-        misses_table(checks),
+        misses_table(checks, reasons),
         "",
         "## 1. Speed against optax",
         "",
@@ -554,8 +580,8 @@ def render(results: dict, json_name: str, chart_name: str | None) -> str:
         "",
         "## 2. Compile time",
         "",
-        "Wall time of `jax.jit(f).lower(*args).compile()` of a fresh function (so that "
-        "nothing is cached), lossjax and optax taking turns; median of the rounds, and the "
+        "Wall time of `jax.jit(f).lower(*args).compile()` of a fresh function (traced and "
+        "compiled anew each time), lossjax and optax taking turns; median of the rounds, and the "
         "ratio of the first compiles apart.",
         "",
         compile_table(results["compile"]) if results.get("compile") else "Not measured.",
@@ -703,16 +729,22 @@ def write_report(results: dict, json_path: Path, results_path: Path, chart: bool
         json_name = str(json_path.resolve().relative_to(results_path.resolve().parent))
     except ValueError:
         json_name = json_path.name
-    body = render(results, json_name, chart_name)
+    body = render(results, json_name, chart_name, all_reasons(results_path))
     results_path.parent.mkdir(parents=True, exist_ok=True)
     write_between_markers(results_path, body, platform)
     return body
 
 
-def summary(results: dict) -> str:
+def all_reasons(results_path: Path) -> dict[str, str]:
+    """REASONS, overridden by the hand-written reasons table of the results file."""
+    text = results_path.read_text() if results_path.exists() else ""
+    return {**REASONS, **reasons_in(text)}
+
+
+def summary(results: dict, results_path: Path) -> str:
     """The goals and the misses, for the terminal."""
     checks = all_checks(results)
-    text = goals_summary(checks) + "\n\n" + misses_table(checks)
+    text = goals_summary(checks) + "\n\n" + misses_table(checks, all_reasons(results_path))
     kernels = results.get("kernels")
     if kernels is not None:
         text += "\n\nKernels:\n" + kernels_part(kernels)

@@ -238,7 +238,7 @@ def report(json_path: Path, results_path: Path, chart: bool = True) -> int:
 
     results = json.loads(json_path.read_text())
     bench_report.write_report(results, json_path, results_path, chart=chart)
-    log("\n" + bench_report.summary(results))
+    log("\n" + bench_report.summary(results, results_path))
     log(f"\nwrote {results_path}")
     return 0
 
