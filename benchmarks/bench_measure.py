@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import re
 import statistics
 import subprocess
 import time
@@ -678,10 +679,19 @@ def linear_ce_section(profile: Profile, log) -> list[dict]:
 # -- section 5: kernel modes ------------------------------------------------------------------
 
 
-def _program_text(compiled) -> str:
-    """The optimised program without its module name line, to compare two compilations."""
+_METADATA = re.compile(r',? metadata=\{(?:[^{}"]|"[^"]*")*\}')
+_NAME = re.compile(r"%[\w.\-]+|(?<=[(,] )[A-Za-z_][\w.\-]*(?=: )|(?<=\()[A-Za-z_][\w.\-]*(?=: )")
+
+
+def program_text(compiled) -> str:
+    """The optimised HLO of ``compiled`` without what differs between two traces of the
+    same computation: the module line, the source-location tables, op metadata, and the
+    names of instructions and computations (renumbered in order of appearance)."""
     text = compiled.as_text() or ""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("HloModule"))
+    first = [i for i in (text.find("\n%"), text.find("\nENTRY")) if i >= 0]
+    body = _METADATA.sub("", text[min(first) :] if first else text)
+    names: dict[str, str] = {}
+    return _NAME.sub(lambda m: names.setdefault(m.group(0), f"%n{len(names)}"), body)
 
 
 def kernel_case(
@@ -719,7 +729,7 @@ def kernel_case(
         "warnings": warnings,
     }
     for what, fns in compiled.items():
-        row["same_program"][what] = _program_text(fns["kernel"]) == _program_text(fns["reference"])
+        row["same_program"][what] = program_text(fns["kernel"]) == program_text(fns["reference"])
         outs = {k: warm(f, args, warmup) for k, f in fns.items()}
         if what == "fwd":
             _scalar_check(
