@@ -46,10 +46,6 @@ class Size:
     shape: tuple[int, int]
     repeats: int
 
-    @property
-    def elements(self) -> int:
-        return self.shape[0] * self.shape[1]
-
 
 @dataclasses.dataclass(frozen=True)
 class LceSize:

@@ -147,7 +147,7 @@ def measure(options: argparse.Namespace) -> dict:
             keys = [k for k in bm.PER_EXAMPLE_MODELS if not wanted or k in {c.key for c in cases}]
             results["per_example"] = bm.per_example_section(keys, profile, log)
         elif section == "linear_ce":
-            if not wanted or "linear_ce" in wanted:
+            if not wanted or any("linear_ce".startswith(w) for w in wanted):
                 results["linear_ce"] = bm.linear_ce_section(profile, log)
         elif section == "kernels":
             results["kernels"] = bm.kernels_section(cases, profile, log)
