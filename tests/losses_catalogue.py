@@ -171,10 +171,5 @@ def merge_args(args, in_axes):
     )
 
 
-def per_example_shape(args, in_axes):
-    """Shape of one slice's per-example losses: (R,)."""
-    return (R,)
-
-
 def as_jnp(args):
     return tuple(jnp.asarray(a) for a in args)

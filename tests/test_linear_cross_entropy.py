@@ -470,7 +470,23 @@ def test_errors_name_the_argument(change, error, match):
         lossjax.linear_cross_entropy(hidden, weight, labels, **kwargs)
 
 
-def test_default_block_size_is_documented():
+def test_default_block_size_handles_a_vocabulary_that_is_not_a_multiple_of_it():
+    """Without block_size, a vocabulary of one full block plus a remainder (and one
+    smaller than a block) gives the naive loss and gradients."""
     default = lossjax.linear_cross_entropy.__kwdefaults__["block_size"]
     assert isinstance(default, int) and default > 0
-    assert str(default) in lossjax.linear_cross_entropy.__doc__
+    for v in (default + default // 3 + 1, max(default // 3, 1)):
+        hidden, weight, labels, _, _, cotangent = make_problem(3, 4, v, seed=12)
+        labels = np.maximum(labels, 0)
+
+        def fused(h, w, labels=labels, c=cotangent):
+            return jnp.sum(c * lossjax.linear_cross_entropy(h, w, labels, reduction="none"))
+
+        def naive(h, w, labels=labels, c=cotangent):
+            return jnp.sum(c * reference_per_token(h, w, labels))
+
+        value, (d_hidden, d_weight) = value_and_grads(fused, hidden, weight)
+        ref_value, (ref_hidden, ref_weight) = value_and_grads(naive, hidden, weight)
+        np.testing.assert_allclose(value, ref_value, rtol=RTOL)
+        assert_close(d_hidden, ref_hidden)
+        assert_close(d_weight, ref_weight)
