@@ -4,16 +4,25 @@ What a user does with a loss -- ``jit``, ``vmap`` for per-example losses,
 ``grad``, ``jvp``, ``hessian``, ``checkpoint``, low-precision inputs, masks --
 must work for every loss the same way. The catalogue lives in
 ``losses_catalogue.py`` so the sharding tests use the same list.
+
+The tests whose answer could depend on how the loss is executed run under
+``chex.variants`` (the ``chex.TestCase`` classes at the end): eagerly, jitted,
+with the arguments placed on the device or fetched to the host, and under
+``pmap`` (every device computes the whole loss).
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from jax.test_util import check_grads
 from losses_catalogue import CATALOGUE, B, R, as_jnp, merge_args, slice_args
 
-pytestmark = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+each_loss = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+# The same list for the chex.TestCase classes (absl parameterisation).
+EACH_LOSS = [(spec.name, spec) for spec in CATALOGUE]
 
 
 def _setup(spec, seed=0):
@@ -26,22 +35,7 @@ def _first_slice(spec, seed=0):
     return slice_args(args, in_axes, 0), kwargs
 
 
-def test_jit_matches_eager(spec):
-    args, kwargs = _first_slice(spec)
-    eager = spec.fn(*args, **kwargs)
-    jitted = jax.jit(lambda *a: spec.fn(*a, **kwargs))(*args)
-    assert eager.shape == () and eager.dtype == jnp.float32
-    np.testing.assert_allclose(jitted, eager, rtol=1e-6)
-
-
-def test_reductions_agree(spec):
-    args, kwargs = _first_slice(spec)
-    none = spec.fn(*args, reduction="none", **kwargs)
-    assert none.shape == (R,)
-    np.testing.assert_allclose(spec.fn(*args, reduction="sum", **kwargs), none.sum(), rtol=1e-6)
-    np.testing.assert_allclose(spec.fn(*args, **kwargs), none.mean(), rtol=1e-6)
-
-
+@each_loss
 def test_vmap_matches_a_python_loop(spec):
     args, in_axes, kwargs = _setup(spec)
     mapped = jax.vmap(lambda *a: spec.fn(*a, **kwargs), in_axes=in_axes)(*args)
@@ -49,6 +43,7 @@ def test_vmap_matches_a_python_loop(spec):
     np.testing.assert_allclose(mapped, loop, rtol=1e-6)
 
 
+@each_loss
 def test_vmapped_mean_matches_none_row_by_row(spec):
     if not spec.independent:
         pytest.skip("in-batch negatives: a slice is not a set of independent examples")
@@ -58,6 +53,7 @@ def test_vmapped_mean_matches_none_row_by_row(spec):
     np.testing.assert_allclose(mapped, np.asarray(none).reshape(B, R).mean(axis=1), rtol=1e-6)
 
 
+@each_loss
 def test_per_example_gradients_with_vmap(spec):
     """Per-example gradients (DP-SGD style): vmap(grad) over examples of one slice."""
     if not spec.independent:
@@ -93,6 +89,7 @@ def _needs_forward_mode(spec):
         )
 
 
+@each_loss
 def test_forward_and_reverse_mode_agree(spec):
     _needs_forward_mode(spec)
     args, kwargs = _first_slice(spec)
@@ -107,6 +104,7 @@ def test_forward_and_reverse_mode_agree(spec):
     assert all(np.all(np.isfinite(g)) for g in grads)
 
 
+@each_loss
 def test_hessian_is_finite_and_symmetric(spec):
     _needs_forward_mode(spec)
     args, kwargs = _first_slice(spec)
@@ -130,6 +128,7 @@ def _central_differences(f, x, eps=1e-6):
     return np.asarray((batched(x + steps) - batched(x - steps)) / (2 * eps)).reshape(x.shape)
 
 
+@each_loss
 def test_checkpointed_gradient_matches_float64_finite_differences(spec):
     """jax.checkpoint recomputes the forward pass inside the backward pass; the
     gradient must still be the derivative of the loss, here measured by float64
@@ -151,6 +150,7 @@ def test_checkpointed_gradient_matches_float64_finite_differences(spec):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
 
 
+@each_loss
 def test_check_grads_in_float64(spec, x64):
     args, kwargs = _first_slice(spec)
     args = tuple(
@@ -163,6 +163,7 @@ def test_check_grads_in_float64(spec, x64):
     check_grads(f, primals, order=order, modes=modes, eps=1e-6, atol=1e-5, rtol=1e-5)
 
 
+@each_loss
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
 def test_low_precision_inputs_compute_in_float32(spec, dtype):
     args, kwargs = _first_slice(spec)
@@ -175,28 +176,7 @@ def test_low_precision_inputs_compute_in_float32(spec, dtype):
     np.testing.assert_allclose(out, spec.fn(*upcast, **kwargs), rtol=1e-5)
 
 
-def test_everything_masked_gives_zero_and_zero_gradient(spec):
-    args, kwargs = _first_slice(spec)
-    f, primals = _diff_fn(spec, args, {**kwargs, "where": jnp.zeros(R, bool)})
-    value, grad = jax.value_and_grad(f)(*primals)
-    assert value == 0.0
-    np.testing.assert_array_equal(grad, np.zeros(grad.shape))
-
-
-def test_nan_behind_the_mask_contributes_nothing(spec):
-    args, kwargs = _first_slice(spec)
-    where = jnp.array([True, False, True, True])
-    poisoned = list(args)
-    poisoned[0] = args[0].at[1].set(jnp.nan)
-    clean_value = spec.fn(*args, where=where, **kwargs)
-    value, grad = jax.value_and_grad(lambda x: spec.fn(x, *poisoned[1:], where=where, **kwargs))(
-        poisoned[0]
-    )
-    np.testing.assert_allclose(value, clean_value, rtol=1e-6)
-    assert np.all(np.asarray(grad[1]) == 0.0)
-    assert np.all(np.isfinite(grad))
-
-
+@each_loss
 def test_weights_enter_numerator_and_denominator(spec):
     args, kwargs = _first_slice(spec)
     weights = jnp.array([0.5, 2.0, 0.0, 1.5])
@@ -206,14 +186,91 @@ def test_weights_enter_numerator_and_denominator(spec):
     np.testing.assert_allclose(got, (w * none).sum() / w.sum(), rtol=1e-6)
 
 
+@each_loss
 def test_hyperparameters_are_keyword_only(spec):
     args, _ = _first_slice(spec)
     with pytest.raises(TypeError, match=r"takes \d+ positional arguments? but \d+ were given"):
         spec.fn(*args, "mean")
 
 
-def test_docstring_has_formula_args_returns_example(spec):
+@each_loss
+def test_docstring_gives_the_formula(spec):
+    """(Args, Returns and a running example are checked for every public function in
+    test_docs.py.)"""
     doc = spec.fn.__doc__ or ""
-    for section in ("Args:", "Returns:", "Example", ">>>"):
-        assert section in doc, f"{spec.name} docstring lacks {section!r}"
     assert ".. math::" in doc or ":math:" in doc, f"{spec.name} docstring lacks a formula"
+
+
+# -- under chex variants --------------------------------------------------------------
+
+
+def _poisoned(spec, args, row, value):
+    """``args`` with every per-example floating argument set to ``value`` at ``row``."""
+    _, in_axes, _ = spec.make(np.random.default_rng(0))
+    return tuple(
+        a.at[row].set(value) if ax is not None and jnp.issubdtype(a.dtype, jnp.floating) else a
+        for a, ax in zip(args, in_axes, strict=True)
+    )
+
+
+class EveryLossUnderVariants(chex.TestCase):
+    """Eager, jitted, on device, on host and pmapped calls give the same answers."""
+
+    @chex.all_variants
+    @parameterized.named_parameters(*EACH_LOSS)
+    def test_value_reductions_and_gradient(self, spec):
+        args, kwargs = _first_slice(spec)
+        f, primals = _diff_fn(spec, args, kwargs)
+        argnums = tuple(range(len(primals)))
+
+        def everything(*a):
+            return (
+                spec.fn(*a, **kwargs),
+                spec.fn(*a, reduction="sum", **kwargs),
+                spec.fn(*a, reduction="none", **kwargs),
+                jax.grad(_diff_fn(spec, a, kwargs)[0], argnums=argnums)(
+                    *(a[i] for i in spec.diff_args)
+                ),
+            )
+
+        mean, total, none, grads = self.variant(everything)(*args)
+        assert none.shape == (R,) and mean.shape == () and total.shape == ()
+        assert mean.dtype == none.dtype == jnp.float32
+        none64 = np.asarray(none, np.float64)
+        np.testing.assert_allclose(mean, none64.mean(), rtol=1e-6)
+        np.testing.assert_allclose(total, none64.sum(), rtol=1e-6)
+        # The same numbers as a plain eager call, to float32 rounding (XLA fuses differently).
+        np.testing.assert_allclose(none, spec.fn(*args, reduction="none", **kwargs), rtol=1e-6)
+        for got, want in zip(grads, jax.grad(f, argnums=argnums)(*primals), strict=True):
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(*EACH_LOSS)
+    def test_everything_masked_gives_zero_and_zero_gradient(self, spec):
+        args, kwargs = _first_slice(spec)
+        f, primals = _diff_fn(spec, args, {**kwargs, "where": jnp.zeros(R, bool)})
+        argnums = tuple(range(len(primals)))
+        value, grads = self.variant(jax.value_and_grad(f, argnums=argnums))(*primals)
+        assert value == 0.0
+        for grad in grads:
+            np.testing.assert_array_equal(grad, np.zeros(grad.shape))
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(*EACH_LOSS)
+    def test_nan_and_inf_behind_the_mask_contribute_nothing(self, spec):
+        """Every per-example input of a removed example is NaN (or inf): the value and
+        every gradient are those of the clean inputs."""
+        args, kwargs = _first_slice(spec)
+        where = jnp.array([True, False, True, True])
+        kwargs = {**kwargs, "where": where}
+        clean_f, clean = _diff_fn(spec, args, kwargs)
+        argnums = tuple(range(len(clean)))
+        want_value, want_grads = jax.value_and_grad(clean_f, argnums=argnums)(*clean)
+        for bad in (jnp.nan, jnp.inf):
+            f, primals = _diff_fn(spec, _poisoned(spec, args, 1, bad), kwargs)
+            value, grads = self.variant(jax.value_and_grad(f, argnums=argnums))(*primals)
+            np.testing.assert_allclose(value, want_value, rtol=1e-6)
+            for got, want in zip(grads, want_grads, strict=True):
+                assert np.all(np.isfinite(got))
+                np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
