@@ -16,6 +16,8 @@ Mappings to scikit-learn used below (n examples, MSE = (1/n) * ||y - Xw||^2):
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -584,6 +586,19 @@ def test_masks_module():
     assert lossjax.masks is masks
     with pytest.raises(ValueError, match="`n`"):
         masks.only_rank_at_least(-1)
+
+
+# ----------------------------------------------------------------------------- import cost
+
+
+def test_import_lossjax_does_not_import_optax():
+    """optax is imported when a transform is built, not by `import lossjax`."""
+    code = "import sys, lossjax; print('optax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    code = "import sys, lossjax; lossjax.add_l2(0.1); print('optax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
 
 
 # ----------------------------------------------------------------------------- errors
