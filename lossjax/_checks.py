@@ -117,6 +117,16 @@ def check_flag(name: str, value: Any) -> None:
         )
 
 
+def check_ignore_index(ignore_index: Any) -> None:
+    """Raises TypeError unless ``ignore_index`` is None or a Python int (a bool is not)."""
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
+        raise TypeError(
+            f"lossjax: `ignore_index` must be a Python int or None, got {ignore_index!r}."
+        )
+
+
 def check_reduction(reduction: Any) -> None:
     check_choice("reduction", reduction, REDUCTIONS)
 

@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lossjax import _checks
+from lossjax import _checks, _numerics
 from lossjax._reduction import AxisName, prepare_where, reduce_loss
 
 DEFAULT_BLOCK_SIZE = 4096
@@ -337,12 +337,7 @@ def linear_cross_entropy(
         raise ValueError(
             f"lossjax: `block_size` must be a positive Python int, got {block_size!r}."
         )
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
-    ):
-        raise TypeError(
-            f"lossjax: `ignore_index` must be a Python int or None, got {ignore_index!r}."
-        )
+    _checks.check_ignore_index(ignore_index)
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("z_loss", z_loss, lower=0.0)
     _checks.check_hyperparameter("logit_soft_cap", logit_soft_cap, lower=0.0, lower_open=True)
@@ -383,7 +378,7 @@ def linear_cross_entropy(
         labels = jnp.where(where, labels, jnp.zeros((), labels.dtype))
 
     has_cap = logit_soft_cap is not None
-    smoothing = not (_checks.is_static(label_smoothing) and float(label_smoothing) == 0.0)
+    smoothing = not _numerics.is_static_zero(label_smoothing)
     static = (int(block_size), has_cap, smoothing)
     values = _per_token_loss(
         static,

@@ -7,7 +7,6 @@ together with the caller's ``reduction``, ``weights``, ``where`` and
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -268,12 +267,7 @@ def prepare_class_labels(
     so that whatever they held (NaN included) reaches neither the value nor
     the gradient.
     """
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
-    ):
-        raise TypeError(
-            f"lossjax: `ignore_index` must be a Python int or None, got {ignore_index!r}."
-        )
+    _checks.check_ignore_index(ignore_index)
     logits = _checks.check_floating("logits", logits)
     labels = _checks.check_integer("labels", labels)
     moved = class_last("logits", logits, axis)

@@ -509,6 +509,8 @@ def info_nce_loss(
         Language Supervision", 2021 (https://arxiv.org/abs/2103.00020).
     """
     _checks.check_reduction(reduction)
+    _checks.check_flag("symmetric", symmetric)
+    _checks.check_flag("normalize", normalize)
     _checks.check_hyperparameter("temperature", temperature, lower=0.0, lower_open=True)
     queries = _checks.check_floating("queries", queries)
     keys = _checks.check_floating("keys", keys)

@@ -540,3 +540,10 @@ def test_finite_values_and_gradients_at_extreme_inputs(name, data, dtype):
     # (Cosine normalisation of a 1e-64 vector has a finite gradient of 1e64 in float64.)
     gx, gy = np.asarray(gx, np.float64), np.asarray(gy, np.float64)
     assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gy))
+
+
+def test_info_nce_flags_must_be_bools():
+    q = np.ones((2, 3), np.float32)
+    for flag in ("symmetric", "normalize"):
+        with pytest.raises(TypeError, match=rf"`{flag}` must be a Python bool, got 'no'"):
+            lossjax.info_nce_loss(q, q, **{flag: "no"})
