@@ -35,6 +35,15 @@ settings.load_profile("ci")
 MULTI_DEVICE_COUNT = 8
 
 
+def pytest_report_header(config):
+    """The kernel mode the suite runs in (LOSSJAX_KERNELS; see lossjax.set_kernels)."""
+    import lossjax
+
+    variable = os.environ.get("LOSSJAX_KERNELS")
+    source = "default" if variable is None else f"LOSSJAX_KERNELS={variable}"
+    return f"lossjax kernels: {lossjax.get_kernels()} ({source})"
+
+
 def pytest_collection_modifyitems(config, items):
     """Skips the ``multi_device`` tests where JAX has fewer than 8 devices (a
     single GPU: ``benchmarks/accelerator.sh`` runs them on the CPU instead)."""

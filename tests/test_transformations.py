@@ -20,6 +20,8 @@ from absl.testing import parameterized
 from jax.test_util import check_grads
 from losses_catalogue import CATALOGUE, B, R, as_jnp, merge_args, slice_args
 
+import lossjax
+
 each_loss = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
 # The same list for the chex.TestCase classes (absl parameterisation).
 EACH_LOSS = [(spec.name, spec) for spec in CATALOGUE]
@@ -199,6 +201,22 @@ def test_docstring_gives_the_formula(spec):
     test_docs.py.)"""
     doc = spec.fn.__doc__ or ""
     assert ".. math::" in doc or ":math:" in doc, f"{spec.name} docstring lacks a formula"
+
+
+@each_loss
+def test_kernel_modes_agree(spec):
+    """lossjax.kernels("reference") and "auto" give the same value and gradient."""
+    args, kwargs = _first_slice(spec)
+    f, primals = _diff_fn(spec, args, kwargs)
+    argnums = tuple(range(len(primals)))
+    results = {}
+    for mode in ("reference", "auto"):
+        with lossjax.kernels(mode):  # read while tracing: a fresh jit per mode
+            results[mode] = jax.jit(jax.value_and_grad(f, argnums=argnums))(*primals)
+    for got, want in zip(
+        jax.tree.leaves(results["auto"]), jax.tree.leaves(results["reference"]), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 # -- under chex variants --------------------------------------------------------------
