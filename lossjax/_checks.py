@@ -94,7 +94,7 @@ def check_rank(name: str, x: jax.Array, rank: int | Sequence[int]) -> None:
 
 def normalize_axis(name: str, axis: int, ndim: int) -> int:
     """Returns ``axis`` as a non-negative index into an array of rank ``ndim``."""
-    if not isinstance(axis, numbers.Integral):
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"lossjax: `{name}` must be a Python int, got {axis!r}.")
     if not -ndim <= axis < ndim:
         raise ValueError(f"lossjax: `{name}`={axis} is out of range for an array of rank {ndim}.")
