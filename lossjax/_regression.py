@@ -4,8 +4,6 @@ All four are elementwise (``reduction="none"`` returns the predictions' shape)
 and follow one path: the elementwise front (:func:`prepare_pair`), a
 reference formula of the error :math:`e = \hat y - y`, and :func:`reduce_loss`.
 The formulas are differentiated by JAX; none needs a hand-written rule.
-Huber and log-cosh also register a CPU kernel (``lossjax/_kernels``) that
-computes the same values and derivatives in two independent passes.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lossjax import _checks, _kernels
+from lossjax import _checks
 from lossjax._reduction import AxisName, prepare_pair, reduce_loss
 
 
@@ -71,18 +69,6 @@ def _log_cosh_of_error(error: jax.Array) -> jax.Array:
 
 def _log_cosh(predictions: jax.Array, targets: jax.Array) -> jax.Array:
     return _log_cosh_of_error(predictions - targets)
-
-
-# The CPU kernels of the two losses whose derivative XLA:CPU cannot fuse with
-# the value (see lossjax/_kernels/_split_passes.py): same value, derivatives
-# d/de = clip(e, -delta, delta), d/d delta = |e| - min(|e|, delta), and tanh(e).
-_kernels.register_split_passes(
-    "huber_loss",
-    _huber_of_error,
-    lambda e, delta: jnp.clip(e, -delta, delta),
-    lambda e, delta: jnp.abs(e) - jnp.minimum(jnp.abs(e), delta),
-)
-_kernels.register_split_passes("log_cosh_loss", _log_cosh_of_error, jnp.tanh)
 
 
 def mean_squared_error(
@@ -219,7 +205,7 @@ def huber_loss(
         "predictions", predictions, "targets", targets, where
     )
     delta = _checks.hyperparameter(delta, predictions.dtype)
-    values = _kernels.choose("huber_loss", _huber)(predictions, targets, delta)
+    values = _huber(predictions, targets, delta)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -268,7 +254,7 @@ def log_cosh_loss(
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
-    values = _kernels.choose("log_cosh_loss", _log_cosh)(predictions, targets)
+    values = _log_cosh(predictions, targets)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

@@ -1,8 +1,10 @@
-"""Each optional kernel against the reference formula it replaces.
+"""The kernel switch, and each optional kernel against the reference formula it replaces.
 
 A kernel must give the reference's values and first and second derivatives
 (to float rounding) wherever it may run; the dispatcher runs it only on the
-backends it was measured on, and never in the "reference" mode.
+backends it was measured on, and never in the "reference" mode. No kernel is
+registered today (the last two did not earn their place in the benchmark);
+a kernel registered without an entry in KERNEL_LOSSES fails the first test.
 """
 
 from __future__ import annotations
@@ -18,36 +20,17 @@ from lossjax import _kernels
 # Errors from 0 through subnormal and tiny to huge, both signs.
 _TINY = float(np.finfo(np.float32).tiny)
 ERRORS = np.array(
-    [
-        0.0,
-        1e-45,
-        -1e-40,
-        _TINY,
-        -1e-30,
-        1e-8,
-        0.3,
-        -0.5,
-        0.5,
-        0.99,
-        1.0,
-        -1.5,
-        7.0,
-        -1e4,
-        1e4,
-        3e30,
-    ],
+    [0.0, 1e-45, -1e-40, _TINY, -1e-30, 1e-8, 0.3, -0.5, 0.5, 1.0, -1.5, 7.0, -1e4, 1e4, 3e30],
     np.float32,
 )
 TARGETS = np.array(
-    [0.0, 1e-45, 1e-40, -2.0, 1.0, 0.0, 1e-42, 3.0, 0.0, -1e4, 0.5, 2.0, -3.0, 1e4, 0.0, 1.0],
+    [0.0, 1e-45, 1e-40, -2.0, 1.0, 0.0, 1e-42, 3.0, 0.0, 0.5, 2.0, -3.0, 1e4, 0.0, 1.0],
     np.float32,
 )
 
-# name -> (loss, keyword hyperparameters, the one differentiable hyperparameter or None)
-KERNEL_LOSSES = {
-    "huber_loss": (lossjax.huber_loss, {"delta": 0.7}, "delta"),
-    "log_cosh_loss": (lossjax.log_cosh_loss, {}, None),
-}
+# name -> (loss, keyword hyperparameters, the one differentiable hyperparameter or None),
+# for every registered kernel, so that each is compared with its reference below.
+KERNEL_LOSSES: dict[str, tuple] = {}
 
 
 def test_every_registered_kernel_is_tested_here():
@@ -64,13 +47,11 @@ def _evaluate(mode, loss, kwargs, hyper):
             return loss(p, t, reduction="sum", **kw)
 
         extra = (jnp.float32(kwargs[hyper]),) if hyper else ()
-        argnums = tuple(range(2 + len(extra)))
         values = loss(p, t, reduction="none", **kwargs)
-        grads = jax.grad(total, argnums=argnums)(p, t, *extra)
-        # Second derivative along the predictions (diagonal: the loss is elementwise).
+        grads = jax.grad(total, argnums=tuple(range(2 + len(extra))))(p, t, *extra)
+        # Second derivative along the predictions (the diagonal, for an elementwise loss).
         second = jax.grad(lambda p: jnp.sum(jax.grad(total)(p, t, *extra)))(p)
-        tangent_out = jax.jvp(lambda p: total(p, t, *extra), (p,), (jnp.ones_like(p),))[1]
-    return values, grads, second, tangent_out
+    return values, grads, second
 
 
 @pytest.mark.parametrize("name", sorted(KERNEL_LOSSES))
@@ -82,25 +63,27 @@ def test_kernel_matches_its_reference(name):
     for k, r in zip(kernel[1], reference[1], strict=True):
         np.testing.assert_allclose(k, r, rtol=2e-6, atol=0)
     np.testing.assert_allclose(kernel[2], reference[2], rtol=2e-6, atol=0)
-    np.testing.assert_allclose(kernel[3], reference[3], rtol=2e-6)
-    for out in (*kernel[:1], *kernel[1], kernel[2]):
-        assert np.isfinite(np.asarray(out)).all()
 
 
-@pytest.mark.parametrize("name", sorted(KERNEL_LOSSES))
-def test_dispatch_follows_the_mode_and_the_backend(name):
+def test_dispatch_follows_the_mode_and_the_backend(monkeypatch):
     def reference():
         pass
 
-    kernel = _kernels.registered()[name]
-    with lossjax.kernels("reference"):
-        assert _kernels.choose(name, reference) is reference
+    def fast():
+        pass
+
+    here, elsewhere = jax.default_backend(), "no-such-backend"
+    monkeypatch.setattr(_kernels, "_REGISTRY", {})
+    _kernels.register("here", fast, backends=(here,))
+    _kernels.register("elsewhere", fast, backends=(elsewhere,))
+    with pytest.raises(ValueError, match="a kernel for 'here' is already registered"):
+        _kernels.register("here", fast, backends=(here,))
     with lossjax.kernels("auto"):
-        chosen = _kernels.choose(name, reference)
-        if jax.default_backend() in kernel.backends:
-            assert chosen is kernel.fn
-        else:
-            assert chosen is reference
+        assert _kernels.choose("here", reference) is fast
+        assert _kernels.choose("elsewhere", reference) is reference
+        assert _kernels.choose("unregistered", reference) is reference
+    with lossjax.kernels("reference"):
+        assert _kernels.choose("here", reference) is reference
 
 
 def test_mode_switch_is_checked_and_restored():

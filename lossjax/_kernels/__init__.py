@@ -18,6 +18,12 @@ traced (jitted) in one mode keeps that choice until it is traced again.
 A kernel stays in this package only while ``benchmarks/run.py`` shows it at
 least 1.5x faster than its reference (value and gradient, at 1M elements and
 more) and never slower at any benchmarked size.
+
+No kernel is registered today: the split-passes kernel of Huber and log-cosh
+(an optimization barrier between the value and the derivative on XLA:CPU) was
+measured at 0.87x to 1.15x of its reference and deleted (benchmarks/RESULTS.md).
+A loss that gets a kernel calls ``choose(name, reference)`` where it would call
+its reference formula.
 """
 
 from __future__ import annotations
@@ -64,23 +70,6 @@ def register(name: str, fn: Callable[..., Any], *, backends: tuple[str, ...]) ->
     if name in _REGISTRY:
         raise ValueError(f"lossjax: a kernel for {name!r} is already registered.")
     _REGISTRY[name] = Kernel(name, fn, backends)
-
-
-def register_split_passes(
-    name: str,
-    value: Callable[..., Any],
-    slope: Callable[..., Any],
-    param_slope: Callable[..., Any] | None = None,
-) -> None:
-    """Registers the split-passes kernel (:mod:`._split_passes`) of an elementwise error loss.
-
-    The topic module gives the reference value of the error and its
-    derivatives; the kernel computes the same mathematics in two independent
-    passes on XLA:CPU.
-    """
-    from lossjax._kernels._split_passes import split_passes
-
-    register(name, split_passes(value, slope, param_slope), backends=("cpu",))
 
 
 def registered() -> dict[str, Kernel]:
