@@ -14,12 +14,34 @@ from lossjax._reduction import reduce_loss as reduce_loss
 __all__ += ["reduce_loss"]
 
 # -- regression ----------------------------------------------------------------
+from lossjax._regression import cosine_distance as cosine_distance
 from lossjax._regression import huber_loss as huber_loss
 from lossjax._regression import log_cosh_loss as log_cosh_loss
 from lossjax._regression import mean_absolute_error as mean_absolute_error
+from lossjax._regression import mean_absolute_percentage_error as mean_absolute_percentage_error
 from lossjax._regression import mean_squared_error as mean_squared_error
+from lossjax._regression import mean_squared_logarithmic_error as mean_squared_logarithmic_error
+from lossjax._regression import quantile_loss as quantile_loss
+from lossjax._regression import smooth_l1_loss as smooth_l1_loss
 
-__all__ += ["huber_loss", "log_cosh_loss", "mean_absolute_error", "mean_squared_error"]
+__all__ += [
+    "cosine_distance",
+    "huber_loss",
+    "log_cosh_loss",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "quantile_loss",
+    "smooth_l1_loss",
+]
+
+# -- probabilistic regression (lossjax/_probabilistic.py) ------------------------
+from lossjax._probabilistic import gaussian_nll_loss as gaussian_nll_loss
+from lossjax._probabilistic import poisson_loss as poisson_loss
+from lossjax._probabilistic import tweedie_deviance as tweedie_deviance
+
+__all__ += ["gaussian_nll_loss", "poisson_loss", "tweedie_deviance"]
 
 # -- binary classification (lossjax/_classification.py) --------------------------
 from lossjax._classification import binary_cross_entropy as binary_cross_entropy
@@ -31,7 +53,10 @@ __all__ += ["binary_cross_entropy", "focal_loss", "hinge_loss"]
 # -- multiclass (lossjax/_multiclass.py) -----------------------------------------
 from lossjax._multiclass import categorical_cross_entropy as categorical_cross_entropy
 from lossjax._multiclass import categorical_focal_loss as categorical_focal_loss
+from lossjax._multiclass import convex_kl_divergence as convex_kl_divergence
+from lossjax._multiclass import generalized_cross_entropy as generalized_cross_entropy
 from lossjax._multiclass import kl_divergence as kl_divergence
+from lossjax._multiclass import poly_cross_entropy as poly_cross_entropy
 from lossjax._multiclass import (
     sparse_categorical_cross_entropy as sparse_categorical_cross_entropy,
 )
@@ -39,8 +64,30 @@ from lossjax._multiclass import (
 __all__ += [
     "categorical_cross_entropy",
     "categorical_focal_loss",
+    "convex_kl_divergence",
+    "generalized_cross_entropy",
     "kl_divergence",
+    "poly_cross_entropy",
     "sparse_categorical_cross_entropy",
+]
+
+# -- margin losses (lossjax/_margin.py) -------------------------------------------
+from lossjax._margin import make_fenchel_young_loss as make_fenchel_young_loss
+from lossjax._margin import multiclass_hinge_loss as multiclass_hinge_loss
+from lossjax._margin import multiclass_perceptron_loss as multiclass_perceptron_loss
+from lossjax._margin import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from lossjax._margin import perceptron_loss as perceptron_loss
+from lossjax._margin import sparsemax_loss as sparsemax_loss
+from lossjax._margin import squared_hinge_loss as squared_hinge_loss
+
+__all__ += [
+    "make_fenchel_young_loss",
+    "multiclass_hinge_loss",
+    "multiclass_perceptron_loss",
+    "multiclass_sparsemax_loss",
+    "perceptron_loss",
+    "sparsemax_loss",
+    "squared_hinge_loss",
 ]
 
 # -- unsupervised (lossjax/_unsupervised.py) -------------------------------------

@@ -171,8 +171,10 @@ def check_hyperparameter(
             want = f"in {lo}, {hi}"
         elif lower is not None:
             want = f"{'>' if lower_open else '>='} {lower}"
-        else:
+        elif upper is not None:
             want = f"{'<' if upper_open else '<='} {upper}"
+        else:
+            want = "a real number, not NaN"
         shown = value if arr.ndim == 0 else arr[bad].tolist()
         raise ValueError(f"lossjax: `{name}` must be {want}, got {shown!r}.")
 

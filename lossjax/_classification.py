@@ -62,7 +62,7 @@ def _bce_probabilities(
 
 def _hinge(scores: jax.Array, labels: jax.Array, margin: jax.Array) -> jax.Array:
     # Labels {0, 1} or {-1, +1}: positive means +1. relu has the subgradient 0 at the kink.
-    signs = jnp.where(labels > 0, 1.0, -1.0).astype(scores.dtype)
+    signs = _numerics.label_signs(labels, scores.dtype)
     return jax.nn.relu(margin - signs * scores)
 
 

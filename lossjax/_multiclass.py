@@ -1,10 +1,14 @@
-r"""Multiclass losses: categorical and sparse cross-entropy, softmax focal loss, KL divergence.
+r"""Multiclass losses: cross-entropies, softmax focal, Poly-1, generalized CE, KL divergences.
 
-All four consume a class axis (``axis=-1`` by default, any axis allowed):
+All of them consume a class axis (``axis=-1`` by default, any axis allowed):
 ``reduction="none"`` returns one value per example, the input shape without
 that axis, and ``weights``/``where`` have that per-example shape. Each follows
 one path: the class-axis front (:func:`prepare_class_targets` or
 :func:`prepare_class_labels`), a reference formula, and :func:`reduce_loss`.
+
+``class_mask`` (on the cross-entropies, the focal loss and the KL divergence)
+removes classes from the softmax, per example or for all: optax's per-class
+``where``. ``where`` stays the per-example mask of the reduction contract.
 
 Numerics:
 
@@ -39,6 +43,7 @@ reduction.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -47,10 +52,13 @@ import jax.numpy as jnp
 from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
+    class_last,
     class_vector,
     combine_weights,
+    mask_inputs,
     prepare_class_labels,
     prepare_class_targets,
+    prepare_where,
     reduce_loss,
 )
 
@@ -117,8 +125,9 @@ def _label_smoothing_term(
     neg_log_q: jax.Array | None,
     spread: jax.Array | None,
     class_weights: jax.Array | None,
+    kept: jax.Array | None = None,
 ) -> jax.Array:
-    """``sum_k v_k (-log q_k)`` for class weights ``v`` (all 1 without them).
+    """``sum_k v_k (-log q_k)`` over the kept classes, for class weights ``v`` (all 1 without them).
 
     From logits it is ``sum(v) (-log q_y) - sum_k v_k (z_k - z_y)`` (``spread``
     holds ``z_k - z_y``): exact differences for logits of any size. From
@@ -128,9 +137,12 @@ def _label_smoothing_term(
     num_classes = per_class.shape[-1]
     v = jnp.ones((num_classes,), neg_log_q_y.dtype) if class_weights is None else class_weights
     v = _per_class(v, per_class.ndim)
+    if kept is not None:  # select, never multiply: a removed class's spread is -inf
+        v = jnp.where(kept, v, jnp.zeros((), v.dtype))
+        per_class = jnp.where(kept, per_class, jnp.zeros((), per_class.dtype))
     if spread is not None:
-        return jnp.sum(v) * neg_log_q_y - jnp.sum(v * spread, axis=-1)
-    return jnp.sum(v * neg_log_q, axis=-1)
+        return jnp.sum(v, axis=-1) * neg_log_q_y - jnp.sum(v * per_class, axis=-1)
+    return jnp.sum(v * per_class, axis=-1)
 
 
 def _cross_entropy(log_q: jax.Array, targets: jax.Array) -> jax.Array:
@@ -151,6 +163,136 @@ def _log_probabilities(logits: jax.Array, from_logits: bool) -> jax.Array:
     return _log_softmax(logits) if from_logits else _numerics.floored_log(logits)
 
 
+def _log1m_softmax(logits: jax.Array, log_q: jax.Array) -> jax.Array:
+    """``log(1 - q_k)`` for every class, exact where ``1 - q_top`` rounds to 0.
+
+    Below the top class ``q_k < 1/2`` and ``log1p(-q_k)`` is exact; at the top
+    class ``1 - q_top`` is the sum of the other ``q_j``, a log-sum-exp of their
+    (exact) ``log q_j`` that neither rounds nor underflows.
+    """
+    _, _, others = _top_class(logits)
+    rest = others & (log_q > -jnp.inf)
+    has_rest = jnp.any(rest, axis=-1, keepdims=True)  # False: q_top = 1, log(1 - q_top) = -inf
+    safe = jnp.where(rest, log_q, jnp.zeros((), log_q.dtype))
+    log_rest = jax.nn.logsumexp(safe, axis=-1, keepdims=True, where=rest | ~has_rest)
+    log_rest = jnp.where(has_rest, log_rest, -jnp.inf)
+    below = jnp.log1p(-jnp.exp(jnp.where(others, log_q, -jnp.inf)))
+    return jnp.where(others, below, log_rest)
+
+
+# -- class masks and several class axes -------------------------------------------------
+
+
+def _class_mask(class_mask: Any, logits: jax.Array, axis: int) -> jax.Array | None:
+    """``class_mask`` broadcast to the logits' shape as given, then with the class axis last.
+
+    ``logits`` has its class axis last already (``axis`` is where it was).
+    """
+    if class_mask is None:
+        return None
+    mask = _checks.as_array("class_mask", class_mask)
+    if mask.dtype != jnp.bool_:
+        raise TypeError(
+            f"lossjax: `class_mask` must be a boolean array (True keeps a class), got "
+            f"{mask.dtype}{list(mask.shape)}."
+        )
+    axis = axis % logits.ndim
+    shape = logits.shape[:-1]
+    shape = (*shape[:axis], logits.shape[-1], *shape[axis:])
+    fits = mask.ndim <= len(shape) and all(
+        m in (1, s) for m, s in zip(mask.shape[::-1], shape[::-1], strict=False)
+    )
+    if not fits:
+        raise ValueError(
+            f"lossjax: `class_mask` must broadcast to the logits' shape {shape} (NumPy rules, "
+            f"against the logits as given), got class_mask.shape={tuple(mask.shape)} and "
+            f"logits.shape={shape}. A [K] mask applies to every example when the class axis "
+            "is last; otherwise give it the logits' rank, e.g. [K, 1] for axis=0."
+        )
+    return jnp.moveaxis(jnp.broadcast_to(mask, shape), axis, -1)
+
+
+def _mask_classes(
+    mask: jax.Array | None,
+    logits: jax.Array,
+    targets: jax.Array | None,
+    where: jax.Array | None,
+    *,
+    from_logits: bool,
+    target_fill: float = 0.0,
+) -> tuple[jax.Array, jax.Array | None, jax.Array | None, jax.Array | None]:
+    """Removes the classes ``mask`` leaves out: logit ``-inf`` (probability 0), target 0.
+
+    The replacement selects, so NaN or inf in a removed class reaches neither
+    the value nor the gradient. An example with no kept class is removed
+    (folded into ``where``). Returns ``(logits, targets, mask, where)``; the
+    returned mask keeps every class of the removed examples.
+    """
+    if mask is None:
+        return logits, targets, None, where
+    kept_any = jnp.any(mask, axis=-1, keepdims=True)
+    logits = jnp.where(mask, logits, -jnp.inf if from_logits else 0.0)
+    logits = jnp.where(kept_any, logits, jnp.zeros((), logits.dtype))
+    if targets is not None:
+        targets = jnp.where(mask, targets, jnp.asarray(target_fill, targets.dtype))
+    where = kept_any[..., 0] if where is None else where & kept_any[..., 0]
+    return logits, targets, mask | ~kept_any, where
+
+
+def _num_kept(mask: jax.Array | None, num_classes: int, dtype: Any, keepdims: bool = True) -> Any:
+    """The number of kept classes per example (``[..., 1]`` with ``keepdims``), or ``K``."""
+    if mask is None:
+        return num_classes
+    return jnp.sum(mask, axis=-1, keepdims=keepdims, dtype=dtype)
+
+
+def _several_class_axes(
+    logits: Any, labels: Any, class_mask: Any, axes: tuple[Any, ...]
+) -> tuple[jax.Array, Any, Any, int]:
+    """A tuple ``axis``: the class axes (and the class mask's) flattened last; ``axis=-1``."""
+    logits = _checks.check_floating("logits", logits)
+    labels = _checks.check_integer("labels", labels)
+    flat = _flatten_class_axes(logits, axes)
+    if tuple(labels.shape) != flat.shape[:-1]:
+        raise ValueError(
+            f"lossjax: `labels` must have the shape of `logits` without the class axes "
+            f"{axes}, {flat.shape[:-1]}; got labels.shape={tuple(labels.shape)} and "
+            f"logits.shape={tuple(logits.shape)}."
+        )
+    if class_mask is not None:
+        mask = _class_mask(class_mask, logits, -1)  # broadcast to the logits as given
+        class_mask = _flatten_class_axes(mask, axes)
+    return flat, labels, class_mask, -1
+
+
+def _label_on_kept_class(
+    labels: jax.Array, mask: jax.Array | None
+) -> tuple[jax.Array, jax.Array | None]:
+    """``(labels, label_kept)``: a label on a removed class is replaced by a kept one.
+
+    Its own term is then dropped (``label_kept`` False), as a one-hot target's
+    mass on a removed class is; the stand-in keeps every formula finite.
+    """
+    if mask is None:
+        return labels, None
+    label_kept = jnp.take_along_axis(mask, labels[..., None], axis=-1)[..., 0]
+    stand_in = jnp.argmax(mask, axis=-1).astype(labels.dtype)
+    return jnp.where(label_kept, labels, stand_in), label_kept
+
+
+def _flatten_class_axes(x: jax.Array, axes: tuple[Any, ...]) -> jax.Array:
+    """Moves the class ``axes`` last in the order given and flattens them (optax's rule)."""
+    if not axes:
+        raise ValueError("lossjax: `axis` must be an int or a non-empty tuple of ints, got ().")
+    axes = tuple(_checks.normalize_axis("axis", a, x.ndim) for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"lossjax: `axis` repeats an axis: {axes}.")
+    batch = tuple(d for d in range(x.ndim) if d not in axes)
+    x = jnp.transpose(x, batch + axes)
+    n = len(batch)
+    return x.reshape((*x.shape[:n], math.prod(x.shape[n:])))
+
+
 # -- losses -----------------------------------------------------------------------------
 
 
@@ -161,6 +303,7 @@ def categorical_cross_entropy(
     from_logits: bool = True,
     label_smoothing: Any = 0.0,
     class_weights: Any = None,
+    class_mask: Any = None,
     axis: int = -1,
     reduction: str = "mean",
     weights: Any = None,
@@ -196,6 +339,15 @@ def categorical_cross_entropy(
     Label smoothing mixes the targets with the uniform distribution (the
     PyTorch and Keras convention), before the class weights are applied.
 
+    ``class_mask`` removes classes from the softmax, optax's per-class
+    ``where``: the loss equals the loss on the kept classes alone, and
+    ``optax.losses.softmax_cross_entropy(z, t, where=class_mask)``. Target
+    mass on a removed class is dropped (as optax does); label smoothing
+    spreads :math:`\varepsilon` over the :math:`K'` kept classes
+    (:math:`\varepsilon / K'` each); an example with no kept class is
+    removed like ``where=False`` (optax returns 0 for it). A removed class's
+    logit may be NaN or inf: it reaches neither the value nor the gradient.
+
     Args:
         logits: floating array ``[..., K, ...]`` of logits, or of probabilities
             in ``[0, 1]`` when ``from_logits=False``.
@@ -205,6 +357,9 @@ def categorical_cross_entropy(
             the log of probabilities is clamped at -100 (module docstring).
         label_smoothing: :math:`\varepsilon \in [0, 1]`; may be traced.
         class_weights: optional non-negative ``[K]`` array of class weights.
+        class_mask: optional boolean array broadcastable (NumPy rules) to
+            ``logits.shape`` as given; False removes a class from the softmax.
+            A ``[K]`` mask applies to every example when ``axis=-1``.
         axis: the class axis of ``logits`` and ``targets``.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
         weights: optional per-example weights, broadcastable to the
@@ -234,11 +389,16 @@ def categorical_cross_entropy(
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
     logits, targets, where = prepare_class_targets(logits, targets, where, axis, target_fill=0.0)
+    mask = _class_mask(class_mask, logits, axis)
+    logits, targets, mask, where = _mask_classes(
+        mask, logits, targets, where, from_logits=from_logits
+    )
     dtype, num_classes = logits.dtype, logits.shape[-1]
     smoothed = targets
     if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
-        smoothed = targets * (1 - eps) + eps / num_classes
+        smoothed = targets * (1 - eps) + eps / _num_kept(mask, num_classes, dtype)
+        smoothed = smoothed if mask is None else jnp.where(mask, smoothed, 0.0)
     if class_weights is None:
         values = _cross_entropy(_log_probabilities(logits, from_logits), smoothed)
     else:
@@ -263,8 +423,9 @@ def sparse_categorical_cross_entropy(
     from_logits: bool = True,
     label_smoothing: Any = 0.0,
     class_weights: Any = None,
+    class_mask: Any = None,
     ignore_index: int | None = None,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     reduction: str = "mean",
     weights: Any = None,
     where: Any = None,
@@ -298,6 +459,20 @@ def sparse_categorical_cross_entropy(
     than gathering an arbitrary logit, so check labels beforehand if a
     malformed label should be an error.
 
+    ``class_mask`` removes classes from the softmax as in
+    :func:`categorical_cross_entropy` (optax's per-class ``where``). A label
+    on a removed class counts like its one-hot target there, whose mass is
+    dropped: it contributes 0 (plus the label-smoothing term), so this loss
+    still equals :func:`categorical_cross_entropy` on ``one_hot(labels)``.
+    (optax's ``softmax_cross_entropy_with_integer_labels`` returns
+    :math:`\operatorname{logsumexp}_{\text{kept}}(z) - z_y` there, not a
+    log-probability, and the dense optax loss drops the mass as here.)
+
+    A tuple ``axis`` takes several class axes, as optax does: they are moved
+    last in the order given and flattened, ``labels`` has the shape of
+    ``logits`` without them, and a label is the flat (row-major) index into
+    them, e.g. ``jnp.ravel_multi_index((i, j), (K1, K2))`` for ``axis=(1, 2)``.
+
     Args:
         logits: floating array ``[..., K, ...]`` of logits, or of probabilities
             when ``from_logits=False``.
@@ -306,10 +481,13 @@ def sparse_categorical_cross_entropy(
         from_logits: whether ``logits`` are logits (default) or probabilities;
             the log of probabilities is clamped at -100.
         label_smoothing: :math:`\varepsilon \in [0, 1]`; may be traced.
-        class_weights: optional non-negative ``[K]`` array of class weights.
+        class_weights: optional non-negative ``[K]`` array of class weights
+            (``K`` the product of the class axes' sizes).
+        class_mask: optional boolean array broadcastable (NumPy rules) to
+            ``logits.shape`` as given; False removes a class from the softmax.
         ignore_index: optional label value whose examples are removed
             (PyTorch's default is -100; here the default is None).
-        axis: the class axis of ``logits``.
+        axis: the class axis of ``logits``, or a tuple of class axes.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
         weights: optional per-example weights, broadcastable to ``labels.shape``.
         where: optional boolean mask of ``labels``' shape.
@@ -330,21 +508,26 @@ def sparse_categorical_cross_entropy(
     References:
         PyTorch ``torch.nn.CrossEntropyLoss`` (class indices, ``weight``,
         ``ignore_index``, ``label_smoothing``); optax
-        ``softmax_cross_entropy_with_integer_labels``.
+        ``softmax_cross_entropy_with_integer_labels`` (tuple ``axis``, ``where``).
     """
 
     _checks.check_reduction(reduction)
     _checks.check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
+    if isinstance(axis, tuple):
+        logits, labels, class_mask, axis = _several_class_axes(logits, labels, class_mask, axis)
     logits, labels, keep = prepare_class_labels(
         logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
     )
     dtype, num_classes = logits.dtype, logits.shape[-1]
+    mask = _class_mask(class_mask, logits, axis)
+    logits, _, mask, keep = _mask_classes(mask, logits, None, keep, from_logits=from_logits)
+    labels, label_kept = _label_on_kept_class(labels, mask)
     cw = cw_y = None
     if class_weights is not None:
         cw = class_vector("class_weights", class_weights, num_classes, dtype)
-        cw_y = cw[labels]
+        cw_y = cw[labels] if label_kept is None else jnp.where(label_kept, cw[labels], 0.0)
         weights = combine_weights(weights, cw_y)
 
     if from_logits:
@@ -354,14 +537,15 @@ def sparse_categorical_cross_entropy(
         neg_log_q = -_numerics.floored_log(logits)
         nll = jnp.take_along_axis(neg_log_q, labels[..., None], axis=-1)[..., 0]
         spread = None
-    values = nll
+    values = nll if label_kept is None else jnp.where(label_kept, nll, 0.0)
     if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
-        total = _label_smoothing_term(nll, neg_log_q, spread, cw) / num_classes
+        total = _label_smoothing_term(nll, neg_log_q, spread, cw, mask)
+        total = total / _num_kept(mask, num_classes, dtype, keepdims=False)
         smooth = total if cw_y is None else _numerics.safe_divide(total, cw_y)
         # `where`, not a product: with an excluded class (-inf logit) the
         # smoothing term is inf, and a traced eps = 0 must still give 0, not nan.
-        values = (1 - eps) * nll + jnp.where(eps == 0, jnp.zeros((), dtype), eps * smooth)
+        values = (1 - eps) * values + jnp.where(eps == 0, jnp.zeros((), dtype), eps * smooth)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
     )
@@ -374,6 +558,8 @@ def categorical_focal_loss(
     gamma: Any = 2.0,
     alpha: Any = None,
     from_logits: bool = True,
+    label_smoothing: Any = 0.0,
+    class_mask: Any = None,
     ignore_index: int | None = None,
     axis: int = -1,
     reduction: str = "mean",
@@ -381,44 +567,69 @@ def categorical_focal_loss(
     where: Any = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
-    r"""Softmax focal loss on integer labels: cross-entropy scaled down on easy examples.
+    r"""Softmax focal loss: cross-entropy scaled down on easy examples.
 
-    With :math:`p_y = \operatorname{softmax}(z)_y` (or the given probability of
-    the labelled class):
+    With :math:`q = \operatorname{softmax}(z)` (or the given probabilities),
+    targets :math:`t` (``one_hot(labels)`` for integer labels), smoothed as
+    :math:`t' = (1 - \varepsilon)\,t + \varepsilon / K`:
 
     .. math::
 
-        l_i = -\alpha_{y_i}\,(1 - p_{i y_i})^\gamma \log p_{i y_i} .
+        l_i = -\sum_k \alpha_k\,(1 - q_{ik})^\gamma\, t'_{ik} \log q_{ik}
+        \;=\; -\alpha_{y_i}\,(1 - q_{i y_i})^\gamma \log q_{i y_i}
+        \quad \text{(integer labels, } \varepsilon = 0\text{)} .
 
-    With ``gamma=0`` and ``alpha=None`` this is
-    :func:`sparse_categorical_cross_entropy`. ``alpha`` multiplies the loss
-    values only (it is not in the mean's denominator, as in Keras's
-    ``CategoricalFocalCrossentropy``); for weights that also normalise the
-    mean use ``weights`` or ``sparse_categorical_cross_entropy``'s
-    ``class_weights``. The factor is computed in log space (module
-    docstring), so values and gradients stay finite and accurate for logits
-    of any size and any :math:`\gamma \ge 0`, including :math:`\gamma < 1`
-    where :math:`(1-p)^\gamma` has an infinite slope at :math:`p = 1`.
-    Removed examples (``where``, ``ignore_index``, labels outside
-    ``[0, K)``) contribute nothing, as in
-    :func:`sparse_categorical_cross_entropy`.
+    ``labels`` are integer class indices, or target distributions: a float
+    array of the logits' shape (Keras's ``CategoricalFocalCrossentropy``
+    takes those). With ``gamma=0`` and ``alpha=None`` this is
+    :func:`sparse_categorical_cross_entropy` (:func:`categorical_cross_entropy`
+    for distributions). Label smoothing with integer labels uses the
+    distribution formula (a one-hot is formed).
+
+    Compared with Keras: the same formula, ``alpha`` (a scalar or ``[K]``)
+    multiplying each class's term, and the same smoothing; Keras's default
+    ``alpha=0.25`` is ``alpha=0.25`` here (the default ``None`` is 1). Keras
+    clips probabilities to :math:`[10^{-7}, 1 - 10^{-7}]` and renormalises
+    given probabilities; here logits are exact and probabilities are used as
+    given (logs clamped at -100). The binary :func:`focal_loss`'s ``alpha``
+    weighs positives by :math:`\alpha` and negatives by :math:`1 - \alpha`;
+    this one is one weight per class, so the binary convention is
+    ``alpha=[1 - a, a]`` on two classes. ``alpha`` multiplies the loss values
+    only (it is not in the mean's denominator, as in Keras); for weights that
+    also normalise the mean use ``weights`` or
+    :func:`sparse_categorical_cross_entropy`'s ``class_weights``.
+
+    The factor is computed in log space (module docstring), so values and
+    gradients stay finite and accurate for logits of any size and any
+    :math:`\gamma \ge 0`, including :math:`\gamma < 1` where
+    :math:`(1-q)^\gamma` has an infinite slope at :math:`q = 1`. Removed
+    examples (``where``, ``ignore_index``, labels outside ``[0, K)``)
+    contribute nothing. ``class_mask`` removes classes from the softmax as
+    in :func:`sparse_categorical_cross_entropy` (a target on a removed class
+    is dropped).
 
     Args:
         logits: floating array ``[..., K, ...]`` of logits (``K >= 2``), or of
             probabilities when ``from_logits=False``.
         labels: integer array of class indices with the shape of ``logits``
-            without ``axis``.
+            without ``axis``, or non-negative target probabilities (floating,
+            with the shape of ``logits``).
         gamma: focusing parameter :math:`\gamma \ge 0`; may be traced
             (differentiable, vmappable).
         alpha: optional balance factor: a scalar or a ``[K]`` array of values
             in ``[0, 1]``; may be traced.
         from_logits: whether ``logits`` are logits (default) or probabilities
             (logs clamped at -100).
-        ignore_index: optional label value whose examples are removed.
+        label_smoothing: :math:`\varepsilon \in [0, 1]`; may be traced.
+        class_mask: optional boolean array broadcastable (NumPy rules) to
+            ``logits.shape`` as given; False removes a class from the softmax.
+        ignore_index: optional label value whose examples are removed
+            (integer labels only).
         axis: the class axis of ``logits``.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
-        weights: optional per-example weights, broadcastable to ``labels.shape``.
-        where: optional boolean mask of ``labels``' shape.
+        weights: optional per-example weights, broadcastable to the
+            per-example shape (``logits.shape`` without ``axis``).
+        where: optional boolean per-example mask.
         axis_name: mapped axis name(s) for an exact global mean.
 
     Returns:
@@ -430,26 +641,73 @@ def categorical_focal_loss(
         >>> lossjax.categorical_focal_loss(logits, jnp.array([0, 2]), gamma=2.0,
         ...                                reduction="none")
         Array([0.04849235, 2.3453376 ], dtype=float32)
+        >>> targets = jnp.array([[0.9, 0.1, 0.0], [0.0, 0.2, 0.8]])
+        >>> lossjax.categorical_focal_loss(logits, targets, label_smoothing=0.1,
+        ...                                alpha=0.25, reduction="none")
+        Array([0.05098868, 0.4565022 ], dtype=float32)
 
     References:
         Lin et al., "Focal Loss for Dense Object Detection", 2017
-        (https://arxiv.org/abs/1708.02002).
+        (https://arxiv.org/abs/1708.02002); Keras
+        ``keras.losses.CategoricalFocalCrossentropy``.
     """
 
     _checks.check_reduction(reduction)
     _checks.check_flag("from_logits", from_logits)
     _checks.check_hyperparameter("gamma", gamma, lower=0.0)
     _checks.check_hyperparameter("alpha", alpha, lower=0.0, upper=1.0)
-    logits, labels, keep = prepare_class_labels(
-        logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
-    )
+    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
+    dense = _are_distributions(logits, labels)
+    if dense:
+        if ignore_index is not None:
+            raise ValueError(
+                "lossjax: `ignore_index` applies to integer labels; categorical_focal_loss got "
+                "target distributions (a float array of the logits' shape). Use `where`."
+            )
+        logits, targets, keep = prepare_class_targets(logits, labels, where, axis)
+    else:
+        logits, labels, keep = prepare_class_labels(
+            logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
+        )
+        targets = None
     dtype, num_classes = logits.dtype, logits.shape[-1]
     if num_classes < 2:
         raise ValueError(
             f"lossjax: categorical_focal_loss needs at least 2 classes, got logits with "
             f"{num_classes} along `axis`."
         )
+    mask = _class_mask(class_mask, logits, axis)
+    logits, targets, mask, keep = _mask_classes(
+        mask, logits, targets, keep, from_logits=from_logits
+    )
     gamma = _checks.hyperparameter(gamma, dtype)
+    alpha = None if alpha is None else _focal_alpha(alpha, num_classes, dtype)
+    if not dense and _numerics.is_static_zero(label_smoothing):
+        values = _focal_on_labels(logits, labels, mask, gamma, alpha, from_logits)
+    else:
+        if not dense:  # label smoothing on labels: the distribution formula on the one-hot
+            targets = jax.nn.one_hot(labels, num_classes, dtype=dtype)
+            targets = targets if mask is None else jnp.where(mask, targets, 0.0)
+        if not _numerics.is_static_zero(label_smoothing):
+            eps = _checks.hyperparameter(label_smoothing, dtype)
+            targets = targets * (1 - eps) + eps / _num_kept(mask, num_classes, dtype)
+            targets = targets if mask is None else jnp.where(mask, targets, 0.0)
+        values = _focal_on_targets(logits, targets, gamma, alpha, from_logits)
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
+    )
+
+
+def _focal_on_labels(
+    logits: jax.Array,
+    labels: jax.Array,
+    mask: jax.Array | None,
+    gamma: jax.Array,
+    alpha: jax.Array | None,
+    from_logits: bool,
+) -> jax.Array:
+    """``-alpha_y (1 - p_y)^gamma log p_y``, in log space from the label's log-odds."""
+    labels, label_kept = _label_on_kept_class(labels, mask)
     if from_logits:
         # -log p_y = softplus(a) and log(1 - p_y) = -softplus(-a), exact for any a.
         a, _ = _label_log_odds(logits, labels)
@@ -459,17 +717,51 @@ def categorical_focal_loss(
         nll, log1m = -_numerics.floored_log(p_y), _numerics.floored_log1m(p_y)
     # Where p_y = 1 exactly (every other logit -inf), log(1 - p_y) = -inf is
     # taken as the most negative float, so that gamma = 0 gives exp(0) = 1.
-    log1m = jnp.maximum(log1m, jnp.finfo(dtype).min)
-    values = jnp.exp(gamma * log1m) * nll
+    values = jnp.exp(gamma * jnp.maximum(log1m, jnp.finfo(nll.dtype).min)) * nll
     if alpha is not None:
-        alpha = _checks.check_real("alpha", alpha)
-        if alpha.ndim == 0:
-            values = alpha.astype(dtype) * values
-        else:
-            values = class_vector("alpha", alpha, num_classes, dtype)[labels] * values
-    return reduce_loss(
-        values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
-    )
+        values = (alpha if alpha.ndim == 0 else alpha[labels]) * values
+    return values if label_kept is None else jnp.where(label_kept, values, 0.0)
+
+
+def _focal_on_targets(
+    logits: jax.Array,
+    targets: jax.Array,
+    gamma: jax.Array,
+    alpha: jax.Array | None,
+    from_logits: bool,
+) -> jax.Array:
+    """``-sum_k alpha_k (1 - q_k)^gamma t_k log q_k``, with exact ``log(1 - q_k)``."""
+    log_q = _log_probabilities(logits, from_logits)
+    if from_logits:
+        log1m = _log1m_softmax(logits, log_q)
+    else:
+        log1m = _numerics.floored_log1m(logits)
+    factor = jnp.exp(gamma * jnp.maximum(log1m, jnp.finfo(log_q.dtype).min))
+    if alpha is not None:
+        factor = (alpha if alpha.ndim == 0 else _per_class(alpha, factor.ndim)) * factor
+    return -jnp.sum(factor * _numerics.x_log_y(targets, log_q), axis=-1)
+
+
+def _are_distributions(logits: Any, labels: Any) -> bool:
+    """Whether focal ``labels`` are target distributions: floating, with the logits' shape."""
+    labels = _checks.as_array("labels", labels)
+    if not jnp.issubdtype(labels.dtype, jnp.floating):
+        return False
+    if tuple(labels.shape) != tuple(jnp.shape(logits)):
+        raise TypeError(
+            f"lossjax: `labels` must be an integer array of class indices, or target "
+            f"probabilities with the shape of `logits` {tuple(jnp.shape(logits))}; got "
+            f"{labels.dtype}{list(labels.shape)}."
+        )
+    return True
+
+
+def _focal_alpha(alpha: Any, num_classes: int, dtype: Any) -> jax.Array:
+    """The focal balance factor, checked: a scalar or one value per class ``[K]``."""
+    alpha = _checks.check_real("alpha", alpha)
+    if alpha.ndim == 0:
+        return alpha.astype(dtype)
+    return class_vector("alpha", alpha, num_classes, dtype)
 
 
 def kl_divergence(
@@ -478,6 +770,7 @@ def kl_divergence(
     *,
     from_logits: bool = True,
     log_targets: bool = False,
+    class_mask: Any = None,
     axis: int = -1,
     reduction: str = "mean",
     weights: Any = None,
@@ -498,6 +791,12 @@ def kl_divergence(
     gives NaN gradients at zero targets.) With ``log_targets=True`` a target of
     :math:`\log t = -\infty` is a zero target, with the exact gradient 0.
 
+    ``class_mask`` removes classes from the softmax (and their target terms):
+    the divergence equals the one on the kept classes alone, and optax's
+    ``kl_divergence(jax.nn.log_softmax(z, where=m), t, where=m)``. From
+    probabilities the removed classes' terms are dropped (nothing is
+    renormalised). A removed class's logit may be NaN or inf.
+
     Args:
         logits: floating array ``[..., K, ...]`` of logits, or of probabilities
             :math:`q` when ``from_logits=False`` (logs clamped at -100).
@@ -505,6 +804,8 @@ def kl_divergence(
             ``log_targets=True``, with the shape of ``logits``.
         from_logits: whether ``logits`` are logits (default) or probabilities.
         log_targets: whether ``targets`` are log-probabilities.
+        class_mask: optional boolean array broadcastable (NumPy rules) to
+            ``logits.shape`` as given; False removes a class.
         axis: the class axis.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
         weights: optional per-example weights, broadcastable to the
@@ -538,6 +839,15 @@ def kl_divergence(
         targets_floating=log_targets,
         target_fill=-jnp.inf if log_targets else 0.0,
     )
+    mask = _class_mask(class_mask, logits, axis)
+    logits, targets, _, where = _mask_classes(
+        mask,
+        logits,
+        targets,
+        where,
+        from_logits=from_logits,
+        target_fill=-jnp.inf if log_targets else 0.0,
+    )
     if log_targets:
         # A log-target of -inf is a zero target.
         log_t, t = targets, jnp.exp(targets)
@@ -547,4 +857,231 @@ def kl_divergence(
     values = _kl(_log_probabilities(logits, from_logits), t, log_t)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def poly_cross_entropy(
+    logits: Any,
+    targets: Any,
+    *,
+    epsilon: Any = 2.0,
+    label_smoothing: Any = 0.0,
+    axis: int = -1,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Poly-1 loss: cross-entropy plus :math:`\epsilon` times the first polynomial term.
+
+    With :math:`q = \operatorname{softmax}(z)` and targets smoothed as in
+    :func:`categorical_cross_entropy`, :math:`t' = (1 - \varepsilon_s)\,t +
+    \varepsilon_s / K`:
+
+    .. math::
+
+        l_i = -\sum_k t'_{ik} \log q_{ik} + \epsilon \sum_k t'_{ik}\,(1 - q_{ik}) .
+
+    For targets summing to 1 the second term is :math:`\epsilon\,(1 - \sum_k
+    t'_k q_k)`, the paper's :math:`\epsilon (1 - P_t)`. This is optax's
+    ``poly_loss_cross_entropy(z, t, epsilon=e)`` (which has no label
+    smoothing: pass it ``optax.losses.smooth_labels(t, s)``, the same
+    mixing). ``epsilon=0`` is :func:`categorical_cross_entropy`;
+    :math:`\epsilon \ge -1` keeps the loss non-negative for normalised
+    targets (the paper uses 2 for ImageNet, -1 for detection).
+    :math:`1 - q_k` is formed as ``-expm1(log q_k)`` from the exact
+    log-softmax, so it keeps its relative precision when :math:`q_k \to 1`.
+
+    Args:
+        logits: floating array ``[..., K, ...]`` of logits.
+        targets: non-negative target probabilities (or one-hot vectors) with
+            the shape of ``logits``.
+        epsilon: coefficient :math:`\epsilon` of :math:`(1 - P_t)`, any real
+            number; may be traced.
+        label_smoothing: :math:`\varepsilon_s \in [0, 1]`; may be traced.
+        axis: the class axis of ``logits`` and ``targets``.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
+        weights: optional per-example weights, broadcastable to the
+            per-example shape (``logits.shape`` without ``axis``).
+        where: optional boolean per-example mask.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss (float32 at least), or the per-example losses.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> logits = jnp.array([[4.0, 2.0, 1.0], [0.0, 5.0, 1.0]])
+        >>> targets = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.8, 0.2]])
+        >>> lossjax.poly_cross_entropy(logits, targets, epsilon=2.0, reduction="none")
+        Array([0.48225647, 1.2567036 ], dtype=float32)
+
+    References:
+        Leng et al., "PolyLoss: A Polynomial Expansion Perspective of
+        Classification Loss Functions", 2022 (https://arxiv.org/abs/2204.12511);
+        optax ``poly_loss_cross_entropy``.
+    """
+
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter("epsilon", epsilon)
+    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
+    logits, targets, where = prepare_class_targets(logits, targets, where, axis, target_fill=0.0)
+    dtype, num_classes = logits.dtype, logits.shape[-1]
+    if not _numerics.is_static_zero(label_smoothing):
+        eps = _checks.hyperparameter(label_smoothing, dtype)
+        targets = targets * (1 - eps) + eps / num_classes
+    log_q = _log_softmax(logits)
+    one_minus_q = -jnp.expm1(log_q)
+    values = _cross_entropy(log_q, targets)
+    values = values + _checks.hyperparameter(epsilon, dtype) * jnp.sum(
+        targets * one_minus_q, axis=-1
+    )
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def generalized_cross_entropy(
+    logits: Any,
+    labels: Any,
+    *,
+    q: Any = 0.7,
+    axis: int = -1,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Generalized cross-entropy: a noise-robust loss between cross-entropy and MAE.
+
+    With :math:`p_y = \operatorname{softmax}(z)_y` for the integer label :math:`y`:
+
+    .. math::
+
+        l_i = \frac{1 - p_{i y_i}^{\,q}}{q}, \qquad 0 < q \le 1 .
+
+    :math:`q = 1` is :math:`1 - p_y` (the mean absolute error of the
+    softmax against the one-hot, up to a factor 2); as :math:`q \to 0` it
+    tends to the cross-entropy :math:`-\log p_y`
+    (:func:`sparse_categorical_cross_entropy`). :math:`p_y^q =
+    \exp(-q\operatorname{softplus}(a))` is formed from the log-odds against
+    the label (module docstring) and :math:`1 - p_y^q` as an ``expm1``: exact
+    and finite for logits of any size and any :math:`q`, the small ones
+    included, where :math:`(1 - p^q)/q` would cancel.
+
+    Compared with Keras's ``CategoricalGeneralizedCrossEntropy(q=q)``: the
+    same formula and integer labels, but Keras takes probabilities; pass it
+    ``softmax(logits)``. Out-of-range labels remove their example, as in
+    :func:`sparse_categorical_cross_entropy`.
+
+    Args:
+        logits: floating array ``[..., K, ...]`` of logits.
+        labels: integer array of class indices with the shape of ``logits``
+            without ``axis``.
+        q: exponent :math:`q \in (0, 1]`; may be traced.
+        axis: the class axis of ``logits``.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
+        weights: optional per-example weights, broadcastable to ``labels.shape``.
+        where: optional boolean mask of ``labels``' shape.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss (float32 at least), or the per-example losses.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> logits = jnp.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.0]])
+        >>> lossjax.generalized_cross_entropy(logits, jnp.array([0, 2]), q=0.7,
+        ...                                   reduction="none")
+        Array([0.36167493, 1.2122607 ], dtype=float32)
+
+    References:
+        Zhang and Sabuncu, "Generalized Cross Entropy Loss for Training Deep
+        Neural Networks with Noisy Labels", 2018 (https://arxiv.org/abs/1805.07836);
+        Keras ``keras.losses.CategoricalGeneralizedCrossEntropy``.
+    """
+
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter("q", q, lower=0.0, upper=1.0, lower_open=True)
+    logits, labels, keep = prepare_class_labels(logits, labels, where, axis, None, logits_fill=0.0)
+    q = _checks.hyperparameter(q, logits.dtype)
+    a, _ = _label_log_odds(logits, labels)
+    values = -jnp.expm1(-q * jax.nn.softplus(a)) / q
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
+    )
+
+
+def convex_kl_divergence(
+    log_predictions: Any,
+    targets: Any,
+    *,
+    axis: int = -1,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Generalized KL divergence between unnormalised measures :math:`t` and :math:`p`.
+
+    With :math:`p = \exp(\text{log\_predictions})` (not normalised):
+
+    .. math::
+
+        l_i = \sum_k t_{ik}\,(\log t_{ik} - \log p_{ik}) - t_{ik} + p_{ik} \;\ge 0,
+
+    the Bregman divergence of :math:`x \log x - x`; it is
+    :func:`kl_divergence` when both sum to 1, and 0 exactly when
+    :math:`p = t`. :math:`0 \log 0 = 0`: a zero target contributes
+    :math:`p_k`, and the derivative with respect to a zero target
+    (:math:`-\infty` mathematically) is returned as 0. This is optax's
+    ``convex_kl_divergence`` (deprecated there for the same function,
+    ``generalized_kl_divergence``); optax's ``where`` selects classes, here
+    ``where`` is the per-example mask of the reduction contract.
+
+    Args:
+        log_predictions: floating array ``[..., K, ...]`` of :math:`\log p`
+            (``-inf`` for :math:`p = 0`).
+        targets: non-negative targets :math:`t` with the shape of
+            ``log_predictions``.
+        axis: the class axis.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
+        weights: optional per-example weights, broadcastable to the
+            per-example shape (``log_predictions.shape`` without ``axis``).
+        where: optional boolean per-example mask.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced divergence (float32 at least), or the per-example values.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> log_p = jnp.log(jnp.array([[0.5, 0.25, 0.5], [1.0, 2.0, 0.1]]))
+        >>> t = jnp.array([[1.0, 0.0, 0.5], [1.0, 1.0, 0.0]])
+        >>> lossjax.convex_kl_divergence(log_p, t, reduction="none")
+        Array([0.44314718, 0.4068528 ], dtype=float32)
+
+    References:
+        Boyd and Vandenberghe, "Convex Optimization", 2004, p. 90; optax
+        ``convex_kl_divergence``.
+    """
+
+    _checks.check_reduction(reduction)
+    log_p = _checks.check_floating("log_predictions", log_predictions)
+    t = _checks.check_real("targets", targets)
+    _checks.check_same_shape("log_predictions", log_p, "targets", t)
+    dtype = _checks.compute_dtype(log_p, t)
+    log_p = class_last("log_predictions", log_p, axis).astype(dtype)
+    t = class_last("targets", t, axis).astype(dtype)
+    where = prepare_where(where, tuple(log_p.shape[:-1]))
+    log_p, t = mask_inputs(where, log_p, 0.0, axis=-1), mask_inputs(where, t, 0.0, axis=-1)
+    log_t = jnp.log(jnp.where(t > 0, t, jnp.ones((), dtype)))
+    terms = _numerics.x_log_y(t, log_t) - _numerics.x_log_y(t, log_p) - t
+    terms = jnp.where(t > 0, terms, jnp.zeros((), dtype)) + jnp.exp(log_p)
+    return reduce_loss(
+        jnp.sum(terms, axis=-1),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        axis_name=axis_name,
     )

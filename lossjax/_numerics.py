@@ -77,3 +77,13 @@ def smooth_binary_labels(labels: jax.Array, label_smoothing: jax.Array | None) -
     if label_smoothing is None:
         return labels
     return labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
+
+
+def label_signs(labels: jax.Array, dtype: Any) -> jax.Array:
+    """Binary labels as signs in ``dtype``: +1 where ``labels > 0``, -1 elsewhere.
+
+    Labels in {0, 1} (float, integer or bool) and in {-1, +1} are both accepted
+    as they are; the binary margin losses (hinge, squared hinge, perceptron,
+    sparsemax) all read their labels through this one mapping.
+    """
+    return jnp.where(labels > 0, 1.0, -1.0).astype(dtype)

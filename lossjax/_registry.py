@@ -49,7 +49,8 @@ class Hyperparameter:
         name: the keyword argument.
         default: the default, read from the function's signature.
         kind: ``"real"`` (a number, or an array checked elementwise), ``"int"``,
-            ``"bool"``, ``"choice"``, or ``"any"`` (not checked here).
+            ``"bool"``, ``"choice"``, ``"mask"`` (a boolean array), ``"axes"``
+            (an int or a tuple of ints), or ``"any"`` (not checked here).
         lower, upper: bounds of a ``"real"`` or ``"int"`` value (``None``: unbounded).
         lower_open, upper_open: whether the bound itself is excluded.
         choices: the accepted values of a ``"choice"``.
@@ -81,6 +82,10 @@ class Hyperparameter:
             return "see the docstring"
         if self.kind == "bool":
             text = "True/False"
+        elif self.kind == "mask":
+            text = "boolean array"
+        elif self.kind == "axes":
+            text = "int or tuple of ints"
         elif self.kind == "choice":
             text = " | ".join(repr(c) for c in self.choices)
         elif self.lower is not None and self.upper is not None:
@@ -114,6 +119,18 @@ class Hyperparameter:
         if self.kind == "bool":
             if not isinstance(value, bool | np.bool_):
                 raise TypeError(f"lossjax: `{self.name}` must be a Python bool, got {value!r}.")
+        elif self.kind == "mask":
+            dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+            if dtype != np.bool_:
+                raise TypeError(f"lossjax: `{self.name}` must be a boolean array, got {value!r}.")
+        elif self.kind == "axes":
+            axes = value if isinstance(value, tuple) else (value,)
+            if not axes or any(
+                isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes
+            ):
+                raise TypeError(
+                    f"lossjax: `{self.name}` must be an int or a tuple of ints, got {value!r}."
+                )
         elif self.kind == "choice":
             _checks.check_choice(self.name, value, self.choices)
         elif self.kind == "int":
@@ -288,6 +305,13 @@ _CLASS_WEIGHTS = _real(
 )
 _IGNORE_INDEX = _int("ignore_index", "label value whose examples are left out", optional=True)
 _AXIS = _int("axis", "the class axis")
+_CLASS_MASK = dict(
+    name="class_mask",
+    kind="mask",
+    optional=True,
+    description="False removes a class from the softmax (broadcast to the logits)",
+)
+_CLASS_AXES = dict(name="axis", kind="axes", description="the class axis, or a tuple of them")
 
 # Declaration order is the order of `available()` and the tie-break of `suggest()`.
 # (module, function, aliases, task, input_kind, summary, flags, hyperparameter ranges)
@@ -329,6 +353,111 @@ _TABLE: tuple[dict[str, Any], ...] = (
         input_kind="predictions",
         summary="log cosh of the error: a smooth Huber with delta about 1, twice differentiable.",
         robust_to_outliers=True,
+    ),
+    dict(
+        module="lossjax._regression",
+        name="smooth_l1_loss",
+        aliases=("smooth_l1", "smoothl1"),
+        task="regression",
+        input_kind="predictions",
+        summary="PyTorch's smooth L1: Huber divided by beta, so the linear part has slope 1.",
+        robust_to_outliers=True,
+        ranges=(_real("beta", "error size where quadratic turns linear (0: MAE)", lower=0.0),),
+    ),
+    dict(
+        module="lossjax._regression",
+        name="mean_squared_logarithmic_error",
+        aliases=("msle", "squared_log_error"),
+        task="regression",
+        input_kind="predictions",
+        summary="Squared error of log(1 + y): relative errors of non-negative targets (counts, prices).",
+    ),
+    dict(
+        module="lossjax._regression",
+        name="mean_absolute_percentage_error",
+        aliases=("mape", "percentage_error"),
+        task="regression",
+        input_kind="predictions",
+        summary="|error| / |target| as a fraction (Keras: x100); for targets away from zero.",
+        ranges=(
+            _real("epsilon", "floor of |target| in the denominator", lower=0.0, lower_open=True),
+        ),
+    ),
+    dict(
+        module="lossjax._regression",
+        name="quantile_loss",
+        aliases=("quantile", "pinball", "pinball_loss"),
+        task="regression",
+        input_kind="predictions",
+        summary="Pinball loss: fits a conditional quantile (one or several levels at once).",
+        robust_to_outliers=True,
+        ranges=(
+            _real(
+                "quantile",
+                "level(s) of the fitted quantile, scalar or [Q]",
+                lower=0.0,
+                upper=1.0,
+                lower_open=True,
+                upper_open=True,
+            ),
+        ),
+    ),
+    dict(
+        module="lossjax._regression",
+        name="cosine_distance",
+        aliases=("cosine_dist",),
+        task="regression",
+        input_kind="predictions",
+        summary="1 - cosine similarity of predicted and target vectors: direction, not length.",
+        ranges=(
+            _int("axis", "the vector axis"),
+            _real("epsilon", "floor of the squared norms (optax's convention)", lower=0.0),
+        ),
+    ),
+    dict(
+        module="lossjax._probabilistic",
+        name="poisson_loss",
+        aliases=("poisson", "poisson_nll"),
+        task="regression",
+        input_kind="predictions",
+        summary="Poisson negative log-likelihood of counts, from log-rates (default) or rates.",
+        ranges=(
+            _bool("log_input", "predictions are log-rates (True) or rates (False)"),
+            _bool("full", "add the Stirling term of log(y!) where y > 1"),
+            _real(
+                "epsilon",
+                "offset inside log(rate) when log_input=False",
+                lower=0.0,
+                lower_open=True,
+            ),
+        ),
+    ),
+    dict(
+        module="lossjax._probabilistic",
+        name="gaussian_nll_loss",
+        aliases=("gaussian_nll", "heteroscedastic"),
+        task="regression",
+        input_kind="predictions",
+        summary="Gaussian negative log-likelihood with predicted means and variances.",
+        ranges=(
+            _bool("full", "add the constant log(2 pi) / 2"),
+            _real("epsilon", "floor of the variances", lower=0.0, lower_open=True),
+        ),
+    ),
+    dict(
+        module="lossjax._probabilistic",
+        name="tweedie_deviance",
+        aliases=("tweedie",),
+        task="regression",
+        input_kind="predictions",
+        summary="Tweedie deviance of predicted means: normal, Poisson, compound Poisson-Gamma, Gamma.",
+        ranges=(
+            _real(
+                "power",
+                "static Tweedie power: 0 normal, 1 Poisson, (1, 2) compound, 2 Gamma; "
+                "not in (0, 1)",
+            ),
+        ),
     ),
     dict(
         module="lossjax._classification",
@@ -384,7 +513,7 @@ _TABLE: tuple[dict[str, Any], ...] = (
         summary="Softmax cross-entropy on integer labels; calibrated, with class weights and ignore_index.",
         calibrated_probabilities=True,
         handles_imbalance=True,
-        ranges=(_FROM_LOGITS, _SMOOTHING, _CLASS_WEIGHTS, _IGNORE_INDEX, _AXIS),
+        ranges=(_FROM_LOGITS, _SMOOTHING, _CLASS_WEIGHTS, _CLASS_MASK, _IGNORE_INDEX, _CLASS_AXES),
     ),
     dict(
         module="lossjax._multiclass",
@@ -395,7 +524,7 @@ _TABLE: tuple[dict[str, Any], ...] = (
         summary="Softmax cross-entropy on one-hot or soft target distributions, with label smoothing.",
         calibrated_probabilities=True,
         handles_imbalance=True,
-        ranges=(_FROM_LOGITS, _SMOOTHING, _CLASS_WEIGHTS, _AXIS),
+        ranges=(_FROM_LOGITS, _SMOOTHING, _CLASS_WEIGHTS, _CLASS_MASK, _AXIS),
     ),
     dict(
         module="lossjax._multiclass",
@@ -403,13 +532,42 @@ _TABLE: tuple[dict[str, Any], ...] = (
         aliases=("categorical_focal", "multiclass_focal", "softmax_focal"),
         task="multiclass",
         input_kind="from_logits",
-        summary="Softmax focal loss on integer labels: down-weights easy examples; for imbalance.",
+        summary="Softmax focal loss on labels or distributions: down-weights easy examples.",
         handles_imbalance=True,
         ranges=(
             _real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0),
             _real("alpha", "balance factor, scalar or [K]", lower=0.0, upper=1.0, optional=True),
             _FROM_LOGITS,
+            _SMOOTHING,
+            _CLASS_MASK,
             _IGNORE_INDEX,
+            _AXIS,
+        ),
+    ),
+    dict(
+        module="lossjax._multiclass",
+        name="poly_cross_entropy",
+        aliases=("poly1", "poly_loss", "poly1_cross_entropy"),
+        task="multiclass",
+        input_kind="logits",
+        summary="Poly-1: cross-entropy + epsilon (1 - p_t); epsilon tunes the push on confident classes.",
+        ranges=(
+            _real("epsilon", "coefficient of (1 - p_t); 0 gives cross-entropy"),
+            _SMOOTHING,
+            _AXIS,
+        ),
+    ),
+    dict(
+        module="lossjax._multiclass",
+        name="generalized_cross_entropy",
+        aliases=("gce", "generalized_ce"),
+        task="multiclass",
+        input_kind="logits",
+        summary="(1 - p_y^q) / q on integer labels: robust to noisy labels (q -> 0: cross-entropy).",
+        ranges=(
+            _real(
+                "q", "exponent: near 0 cross-entropy, 1 MAE", lower=0.0, upper=1.0, lower_open=True
+            ),
             _AXIS,
         ),
     ),
@@ -446,8 +604,18 @@ _TABLE: tuple[dict[str, Any], ...] = (
         ranges=(
             _FROM_LOGITS,
             _bool("log_targets", "targets are given as log-probabilities"),
+            _CLASS_MASK,
             _AXIS,
         ),
+    ),
+    dict(
+        module="lossjax._multiclass",
+        name="convex_kl_divergence",
+        aliases=("generalized_kl_divergence", "generalized_kl", "convex_kl"),
+        task="multiclass",
+        input_kind="predictions",
+        summary="Generalized KL for unnormalised measures from log-predictions: sum t log(t/p) - t + p.",
+        ranges=(_AXIS,),
     ),
     dict(
         module="lossjax._unsupervised",
@@ -490,6 +658,73 @@ _TABLE: tuple[dict[str, Any], ...] = (
             _bool("symmetric", "average both directions (CLIP)"),
             _bool("normalize", "L2-normalise the embeddings first (cosine similarity)"),
         ),
+    ),
+    # -- margin losses (lossjax/_margin.py) --
+    dict(
+        module="lossjax._margin",
+        name="squared_hinge_loss",
+        aliases=("squared_hinge", "l2_hinge"),
+        task="binary",
+        input_kind="scores",
+        summary="Squared max-margin loss max(0, m - y * score)^2: differentiable, penalises violations more.",
+        margin_based=True,
+        ranges=(_real("margin", "required margin y * score", lower=0.0),),
+    ),
+    dict(
+        module="lossjax._margin",
+        name="perceptron_loss",
+        aliases=("perceptron",),
+        task="binary",
+        input_kind="scores",
+        summary="max(0, -y * score): zero once the sign is right; the perceptron's update rule.",
+        margin_based=True,
+    ),
+    dict(
+        module="lossjax._margin",
+        name="sparsemax_loss",
+        aliases=("sparsemax", "binary_sparsemax"),
+        task="binary",
+        input_kind="logits",
+        summary="Fenchel-Young loss of the sparse sigmoid: zero once y * logit >= 1, linear far from it.",
+        margin_based=True,
+    ),
+    dict(
+        module="lossjax._margin",
+        name="multiclass_hinge_loss",
+        aliases=("multiclass_hinge", "categorical_hinge", "multi_margin"),
+        task="multiclass",
+        input_kind="scores",
+        summary="Multiclass SVM loss (Crammer-Singer or Weston-Watkins): zero beyond the margin.",
+        margin_based=True,
+        handles_imbalance=True,
+        ranges=(
+            _real("margin", "required margin s_y - s_k", lower=0.0),
+            _choice(
+                "kind",
+                "most violating class or sum over classes (PyTorch MultiMarginLoss)",
+                ("crammer_singer", "weston_watkins"),
+            ),
+            _choice("p", "power of each hinge term (2: squared hinge)", (1, 2)),
+            _CLASS_WEIGHTS,
+        ),
+    ),
+    dict(
+        module="lossjax._margin",
+        name="multiclass_perceptron_loss",
+        aliases=("multiclass_perceptron",),
+        task="multiclass",
+        input_kind="scores",
+        summary="max_k s_k - s_y: zero once the label scores highest; the multiclass perceptron.",
+        margin_based=True,
+    ),
+    dict(
+        module="lossjax._margin",
+        name="multiclass_sparsemax_loss",
+        aliases=("multiclass_sparsemax",),
+        task="multiclass",
+        input_kind="logits",
+        summary="Fenchel-Young loss of sparsemax: sparse probabilities, zero beyond a margin of 1.",
+        margin_based=True,
     ),
 )
 
@@ -644,7 +879,7 @@ def available(task: str | None = None) -> list[str]:
 
     Example:
         >>> import lossjax
-        >>> lossjax.available("regression")
+        >>> lossjax.available("regression")[:4]
         ['mean_squared_error', 'huber_loss', 'mean_absolute_error', 'log_cosh_loss']
     """
     if task is not None:
@@ -821,7 +1056,9 @@ def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | N
             if outliers
             else "the default: efficient for Gaussian-like noise, smooth, fits the conditional mean"
         )
-        add(entry, {}, why)
+        # With outliers, the least robust of all (the other squared errors are of logs,
+        # or scaled by a predicted variance): last.
+        add(entry, {}, why, score=-1.0 if outliers else 0.0)
     elif name == "huber_loss":
         add(
             entry,
@@ -842,6 +1079,47 @@ def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | N
             {},
             "a smooth Huber (twice differentiable, no threshold to choose); robust "
             "for errors well above 1, so scale the targets",
+        )
+    elif name == "smooth_l1_loss":
+        add(
+            entry,
+            {"beta": 1.0},
+            "Huber divided by beta (PyTorch's SmoothL1Loss, box regression): slope 1 for "
+            "gross errors whatever beta; beta=0 is MAE",
+        )
+    elif name == "quantile_loss":
+        add(
+            entry,
+            {"quantile": 0.5},
+            "pinball loss: quantile=0.5 fits the median (robust, half the MAE); other levels "
+            "give prediction intervals, a [Q] array of levels fits several at once",
+        )
+    elif name == "mean_squared_logarithmic_error":
+        add(
+            entry,
+            {},
+            "non-negative targets spanning orders of magnitude (counts, prices): squared "
+            "error of log(1 + y), i.e. relative errors",
+        )
+    elif name == "mean_absolute_percentage_error":
+        add(entry, {}, "relative error as a fraction, when targets stay well away from zero")
+    elif name == "cosine_distance":
+        add(entry, {}, "vector targets whose direction matters, not their length")
+    elif name == "poisson_loss":
+        add(entry, {}, "count targets: Poisson log-likelihood of predicted log-rates")
+    elif name == "gaussian_nll_loss":
+        add(
+            entry,
+            {},
+            "the model also predicts a variance per target (heteroscedastic noise): "
+            "Gaussian log-likelihood",
+        )
+    elif name == "tweedie_deviance":
+        add(
+            entry,
+            {"power": 1.5},
+            "non-negative targets with exact zeros (claims, rainfall): compound "
+            "Poisson-Gamma deviance of predicted means (power 1: Poisson, 2: Gamma)",
         )
     elif name == "binary_cross_entropy":
         if imbalanced:

@@ -1,8 +1,11 @@
-r"""Regression losses: squared, absolute, Huber and log-cosh error.
+r"""Regression losses: squared, absolute, Huber, log-cosh, smooth L1, squared
+logarithmic, absolute percentage, quantile (pinball) error, and cosine distance.
 
-All four are elementwise (``reduction="none"`` returns the predictions' shape)
-and follow one path: the elementwise front (:func:`prepare_pair`), a
-reference formula of the error :math:`e = \hat y - y`, and :func:`reduce_loss`.
+All but the cosine distance are elementwise (``reduction="none"`` returns the
+predictions' shape; the quantile loss with several levels keeps its level
+axis); the cosine distance consumes its vector axis. Each follows one path: an
+input front (:func:`prepare_pair` for the elementwise ones), a reference
+formula of the error :math:`e = \hat y - y`, and :func:`reduce_loss`.
 The formulas are differentiated by JAX; none needs a hand-written rule.
 """
 
@@ -14,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from lossjax import _checks
-from lossjax._reduction import AxisName, prepare_pair, reduce_loss
+from lossjax._reduction import AxisName, mask_inputs, prepare_pair, prepare_where, reduce_loss
 
 
 def _squared(predictions: jax.Array, targets: jax.Array) -> jax.Array:
@@ -213,7 +216,7 @@ def huber_loss(
 
 def log_cosh_loss(
     predictions: Any,
-    targets: Any,
+    targets: Any = None,
     *,
     reduction: str = "mean",
     weights: Any = None,
@@ -232,7 +235,9 @@ def log_cosh_loss(
 
     Args:
         predictions: floating array of predictions, any shape.
-        targets: array of targets with exactly the shape of ``predictions``.
+        targets: array of targets with exactly the shape of ``predictions``, or
+            None (the default, as in optax's ``log_cosh``): zeros, so that
+            ``predictions`` holds the errors.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (elementwise).
         weights: optional weights, a scalar or broadcastable to the shape.
         where: optional boolean mask; ``False`` entries contribute nothing.
@@ -251,10 +256,472 @@ def log_cosh_loss(
         Auto-Encoder", 2019 (https://openreview.net/forum?id=rkglvsC9Ym).
     """
     _checks.check_reduction(reduction)
+    if targets is None:
+        predictions = _checks.check_floating("predictions", predictions)
+        targets = jnp.zeros_like(predictions)
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
     values = _log_cosh(predictions, targets)
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+# -- more elementwise and per-vector errors ---------------------------------------------------
+
+# scikit-learn's floor of |y| in mean_absolute_percentage_error: np.finfo(np.float64).eps.
+_FLOAT64_EPS = 2.220446049250313e-16
+
+
+def _smooth_l1(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> jax.Array:
+    # PyTorch's two branches, selected with a double `where`: the quadratic branch
+    # never divides by beta = 0 (no |e| < 0), so beta = 0 is |e| exactly, with the
+    # gradient sign(e) and d/d beta = -1/2 (that of the linear branch). A zero
+    # error takes the quadratic branch for every beta (l = 0, all derivatives 0).
+    error = predictions - targets
+    abs_error = jnp.abs(error)
+    below = abs_error < beta
+    safe_beta = jnp.where(below, beta, jnp.ones((), beta.dtype))
+    quadratic = 0.5 * jnp.square(error) / safe_beta
+    return jnp.where(below | (error == 0), quadratic, abs_error - 0.5 * beta)
+
+
+def smooth_l1_loss(
+    predictions: Any,
+    targets: Any,
+    *,
+    beta: Any = 1.0,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Smooth L1 loss (PyTorch's ``SmoothL1Loss``): quadratic below ``beta``, absolute above.
+
+    With :math:`e = \hat y - y`:
+
+    .. math::
+
+        l(e) = \begin{cases} \tfrac12 e^2 / \beta & |e| < \beta \\
+               |e| - \tfrac12 \beta & |e| \ge \beta \end{cases}
+
+    This is :func:`huber_loss` with ``delta = beta`` divided by ``beta``
+    (``smooth_l1_loss(p, t, beta=b) == huber_loss(p, t, delta=b) / b``): the
+    slope of the linear part is 1 whatever ``beta``, whereas Huber's is
+    ``delta``. ``beta = 0`` is the absolute error exactly (PyTorch's
+    convention), with no division by zero in the value or the gradient; its
+    gradient is :math:`\mathrm{clip}(e / \beta, -1, 1)`. Keras and optax have
+    no smooth L1; their Huber is the ``huber_loss`` above.
+
+    Args:
+        predictions: floating array of predictions, any shape.
+        targets: array of targets with exactly the shape of ``predictions``.
+        beta: non-negative threshold between the two regimes (0: absolute
+            error); a Python number or a (traced, differentiable) scalar array.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (elementwise).
+        weights: optional weights, a scalar or broadcastable to the shape.
+        where: optional boolean mask; ``False`` entries contribute nothing.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss, or the elementwise losses.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> lossjax.smooth_l1_loss(jnp.array([0.5, 3.0]), jnp.zeros(2), beta=2.0, reduction="none")
+        Array([0.0625, 2.    ], dtype=float32)
+
+    References:
+        Girshick, "Fast R-CNN", 2015 (https://arxiv.org/abs/1504.08083);
+        PyTorch ``torch.nn.SmoothL1Loss``.
+    """
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter("beta", beta, lower=0.0)
+    predictions, targets, where = prepare_pair(
+        "predictions", predictions, "targets", targets, where
+    )
+    beta = _checks.hyperparameter(beta, predictions.dtype)
+    values = _smooth_l1(predictions, targets, beta)
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def _log1p_clipped(x: jax.Array) -> jax.Array:
+    # log(1 + max(x, 0)); the select (not jnp.maximum) keeps the slope 1 at x = 0.
+    return jnp.log1p(jnp.where(x < 0, jnp.zeros((), x.dtype), x))
+
+
+def mean_squared_logarithmic_error(
+    predictions: Any,
+    targets: Any,
+    *,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Squared logarithmic error :math:`l_i = (\log(1 + \hat y_i) - \log(1 + y_i))^2`.
+
+    For non-negative targets such as counts or prices, where relative errors
+    matter: it penalises under-prediction more than over-prediction. Each
+    input is first clipped at 0:
+
+    .. math::
+
+        l_i = \left(\operatorname{log1p}(\max(\hat y_i, 0))
+              - \operatorname{log1p}(\max(y_i, 0))\right)^2 .
+
+    On non-negative inputs this is scikit-learn's ``mean_squared_log_error``
+    and Keras's ``MeanSquaredLogarithmicError``. Below 0 the convention
+    differs: Keras clips both inputs at its epsilon ``1e-7`` (not at 0, a
+    difference of at most ``1e-7`` in each log), and so do we (at 0), so a
+    negative value counts as 0 with a zero gradient and the loss is never NaN;
+    scikit-learn uses the values in :math:`(-1, 0)` as they are and raises at
+    :math:`\le -1`. The slope at exactly 0 is that of the non-negative side.
+
+    Args:
+        predictions: floating array of predictions, any shape.
+        targets: array of targets with exactly the shape of ``predictions``.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (elementwise).
+        weights: optional weights, a scalar or broadcastable to the shape.
+        where: optional boolean mask; ``False`` entries contribute nothing.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss, or the elementwise losses.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> lossjax.mean_squared_logarithmic_error(jnp.array([1.0, 3.0]), jnp.array([0.0, 3.0]))
+        Array(0.2402265, dtype=float32)
+
+    References:
+        scikit-learn ``sklearn.metrics.mean_squared_log_error``;
+        Keras ``keras.losses.MeanSquaredLogarithmicError``.
+    """
+    _checks.check_reduction(reduction)
+    predictions, targets, where = prepare_pair(
+        "predictions", predictions, "targets", targets, where
+    )
+    values = jnp.square(_log1p_clipped(predictions) - _log1p_clipped(targets))
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def mean_absolute_percentage_error(
+    predictions: Any,
+    targets: Any,
+    *,
+    epsilon: Any = _FLOAT64_EPS,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Absolute percentage error as a fraction, :math:`l_i = |\hat y_i - y_i| / \max(|y_i|, \epsilon)`.
+
+    .. math::
+
+        l_i = \frac{|\hat y_i - y_i|}{\max(|y_i|, \epsilon)}
+
+    A fraction, as scikit-learn's ``mean_absolute_percentage_error`` returns it
+    (0.1 is 10%), with scikit-learn's default ``epsilon``, the float64 machine
+    epsilon :math:`2.2 \cdot 10^{-16}`. Keras's ``MeanAbsolutePercentageError``
+    multiplies by 100 and floors :math:`|y|` at ``1e-7``:
+    ``keras_mape == 100 * mean_absolute_percentage_error(p, t, epsilon=1e-7)``.
+    A target of 0 gives :math:`|\hat y| / \epsilon`, a huge but finite loss
+    (the metric is meant for targets away from 0).
+
+    Args:
+        predictions: floating array of predictions, any shape.
+        targets: array of targets with exactly the shape of ``predictions``.
+        epsilon: positive floor of :math:`|y|` in the denominator; a Python
+            number or a (traced) scalar array.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (elementwise).
+        weights: optional weights, a scalar or broadcastable to the shape.
+        where: optional boolean mask; ``False`` entries contribute nothing.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss (a fraction, not a percentage), or the elementwise losses.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> lossjax.mean_absolute_percentage_error(jnp.array([110.0, 4.5]), jnp.array([100.0, 5.0]))
+        Array(0.1, dtype=float32)
+
+    References:
+        scikit-learn ``sklearn.metrics.mean_absolute_percentage_error``;
+        Keras ``keras.losses.MeanAbsolutePercentageError``.
+    """
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0, lower_open=True)
+    predictions, targets, where = prepare_pair(
+        "predictions", predictions, "targets", targets, where, fill_b=1.0
+    )
+    epsilon = _checks.hyperparameter(epsilon, predictions.dtype)
+    values = jnp.abs(predictions - targets) / jnp.maximum(jnp.abs(targets), epsilon)
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def _pinball(error: jax.Array, quantile: jax.Array) -> jax.Array:
+    # max(q d, (q - 1) d) with d = y - y_hat: at d = 0 jnp.maximum splits the tie,
+    # so the (sub)gradient there is the middle of [-q, 1 - q], as for |e| (0 at q = 1/2).
+    return jnp.maximum(quantile * error, (quantile - 1.0) * error)
+
+
+def _prepare_quantile_inputs(
+    predictions: Any, targets: Any, where: Any, quantile: Any
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
+    """The front of ``quantile_loss``: a scalar level, or a 1-D array of levels on a trailing axis."""
+    levels = _checks.check_real("quantile", quantile)
+    if levels.ndim == 0:
+        predictions, targets, where = prepare_pair(
+            "predictions", predictions, "targets", targets, where
+        )
+        return predictions, targets, _checks.hyperparameter(levels, predictions.dtype), where
+    if levels.ndim != 1 or levels.shape[0] == 0:
+        raise ValueError(
+            f"lossjax: `quantile` must be a scalar or a non-empty 1-D array of levels, got "
+            f"quantile.shape={tuple(levels.shape)}."
+        )
+    predictions = _checks.check_floating("predictions", predictions)
+    targets = _checks.check_real("targets", targets)
+    expected = (*targets.shape, levels.shape[0])
+    if tuple(predictions.shape) != expected:
+        raise ValueError(
+            f"lossjax: with {levels.shape[0]} quantile levels, `predictions` must have the shape "
+            f"of `targets` plus a trailing axis of {levels.shape[0]} (one prediction per level), "
+            f"{expected}; got predictions.shape={tuple(predictions.shape)} and "
+            f"targets.shape={tuple(targets.shape)}."
+        )
+    dtype = _checks.compute_dtype(predictions, targets)
+    predictions, targets = predictions.astype(dtype), targets.astype(dtype)
+    where = prepare_where(where, tuple(predictions.shape))
+    predictions = mask_inputs(where, predictions, 0.0)
+    if where is not None:  # a target is removed once every level of its example is
+        targets = mask_inputs(jnp.any(where, axis=-1), targets, 0.0)
+    # The levels on the trailing axis, with the rank of the predictions (no rank promotion).
+    levels = levels.astype(dtype).reshape((1,) * (predictions.ndim - 1) + levels.shape)
+    return predictions, targets[..., None], levels, where
+
+
+def quantile_loss(
+    predictions: Any,
+    targets: Any,
+    *,
+    quantile: Any = 0.5,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Quantile (pinball) loss: its minimiser is the ``quantile``-th conditional quantile.
+
+    With :math:`d = y - \hat y` and the level :math:`q \in (0, 1)`:
+
+    .. math::
+
+        l(d) = \max(q\,d,\ (q - 1)\,d) = \begin{cases} q\,d & d \ge 0 \\
+               (q - 1)\,d & d < 0 \end{cases}
+
+    Under-prediction costs :math:`q` per unit, over-prediction :math:`1 - q`;
+    ``quantile = 0.5`` is half the absolute error. With the default
+    ``reduction="mean"`` this is scikit-learn's
+    ``mean_pinball_loss(y, y_hat, alpha=quantile)``. At :math:`d = 0` the
+    (sub)gradient is the middle of the subdifferential, :math:`1/2 - q` with
+    respect to :math:`\hat y` (0 for the median, as for the absolute error).
+
+    Several levels at once: ``quantile`` a 1-D array of :math:`Q` levels, and
+    ``predictions`` with the shape of ``targets`` plus a trailing axis of size
+    :math:`Q` (prediction ``[..., k]`` is for level ``quantile[k]``). The
+    per-example shape is then that of ``predictions``: ``reduction="none"``
+    returns one loss per example and level, ``weights`` and ``where`` have the
+    rank of ``predictions`` (``w[..., None]`` weights whole examples), and the
+    mean is the average over examples and levels, i.e. the mean over levels of
+    scikit-learn's per-level value.
+
+    Args:
+        predictions: floating array of predicted quantiles, the shape of
+            ``targets`` (one level) or with a trailing axis of size :math:`Q`.
+        targets: array of targets.
+        quantile: level(s) strictly inside (0, 1): a scalar (a Python number
+            or a traced, differentiable array) or a 1-D array of :math:`Q` levels.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (elementwise).
+        weights: optional weights, a scalar or broadcastable to the per-example shape.
+        where: optional boolean mask; ``False`` entries contribute nothing.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss, or the losses with the shape of ``predictions``.
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> lossjax.quantile_loss(jnp.array([1.0, 3.0]), jnp.array([2.0, 2.0]), quantile=0.9,
+        ...                       reduction="none")
+        Array([0.9       , 0.10000002], dtype=float32)
+        >>> lossjax.quantile_loss(jnp.array([[1.0, 2.0, 3.0]]), jnp.array([2.0]),
+        ...                       quantile=jnp.array([0.1, 0.5, 0.9]), reduction="none")
+        Array([[0.1       , 0.        , 0.10000002]], dtype=float32)
+
+    References:
+        Koenker and Bassett, "Regression Quantiles", Econometrica, 1978;
+        scikit-learn ``sklearn.metrics.mean_pinball_loss``.
+    """
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter(
+        "quantile", quantile, lower=0.0, upper=1.0, lower_open=True, upper_open=True
+    )
+    predictions, targets, quantile, where = _prepare_quantile_inputs(
+        predictions, targets, where, quantile
+    )
+    values = _pinball(targets - predictions, quantile)
+    return reduce_loss(
+        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+    )
+
+
+def _scaled(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(x / s, 1 / s)`` with ``s`` a power of two near ``max |x|`` over the last axis.
+
+    The scaled entries are below 4 in absolute value, so their squared norm
+    cannot overflow even near the float maximum. ``s`` is a power of two with a
+    normal reciprocal (XLA may turn a division into a multiplication by the
+    reciprocal, which must not flush to zero), so the scaling is exact. The
+    cosine is invariant under the scale, so ``s`` is held constant
+    (``stop_gradient``) without changing any derivative. A zero vector gets ``s = 1``.
+    """
+    biggest = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True))
+    _, exponent = jnp.frexp(biggest)  # biggest < 2**exponent
+    min_exponent = int(jnp.finfo(x.dtype).minexp)  # 2**k and 2**-k are normal for |k| <= this
+    exponent = jnp.clip(exponent, min_exponent, -min_exponent)
+    inverse = jnp.ldexp(jnp.ones((), x.dtype), -exponent)
+    return x * inverse, inverse
+
+
+def _safe_norm(x: jax.Array) -> jax.Array:
+    """The Euclidean norm over the last axis; 0 with a zero (not NaN) gradient at 0."""
+    squared = jnp.sum(jnp.square(x), axis=-1, keepdims=True)
+    positive = squared > 0
+    root = jnp.sqrt(jnp.where(positive, squared, jnp.ones((), x.dtype)))
+    return jnp.where(positive, root, jnp.zeros((), x.dtype))
+
+
+def _unit(x: jax.Array, floor: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``u = x / max(|x|, floor)`` and ``1 - |u|^2``, which is exactly 0 unless clamped.
+
+    A zero vector with a zero floor gives ``u = 0`` and ``1``, with finite gradients.
+    """
+    norm = _safe_norm(x)
+    clamped_norm = jnp.maximum(norm, floor)
+    positive = clamped_norm > 0
+    safe = jnp.where(positive, clamped_norm, jnp.ones((), x.dtype))
+    clamped = (norm < floor) | ~positive
+    ratio = jnp.where(positive, norm / safe, jnp.zeros((), x.dtype))
+    deficit = jnp.where(clamped, (1.0 - ratio) * (1.0 + ratio), jnp.zeros((), x.dtype))
+    return x / safe, deficit[..., 0]
+
+
+def _cosine_distance(a: jax.Array, b: jax.Array, epsilon: jax.Array) -> jax.Array:
+    # 1 - <u, v> with u = a / max(|a|, sqrt eps), v likewise, computed as
+    # (|u - v|^2 + (1 - |u|^2) + (1 - |v|^2)) / 2: no cancellation against 1, so the
+    # distance keeps a relative accuracy of about eps / angle between nearly parallel vectors.
+    # With a = s_a a': max(|a|, sqrt eps) / s_a = max(|a'|, sqrt(eps) / s_a).
+    a, inverse_a = _scaled(a)
+    b, inverse_b = _scaled(b)
+    root_eps = jnp.sqrt(epsilon)
+    u, deficit_u = _unit(a, root_eps * inverse_a)
+    v, deficit_v = _unit(b, root_eps * inverse_b)
+    return 0.5 * (jnp.sum(jnp.square(u - v), axis=-1) + deficit_u + deficit_v)
+
+
+def cosine_distance(
+    predictions: Any,
+    targets: Any,
+    *,
+    axis: int = -1,
+    epsilon: Any = 0.0,
+    reduction: str = "mean",
+    weights: Any = None,
+    where: Any = None,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Cosine distance :math:`1 - \cos(\hat y, y)` between vectors along ``axis``.
+
+    .. math::
+
+        l = 1 - \frac{\langle \hat y, y \rangle}
+            {\max(\|\hat y\|, \sqrt{\epsilon})\,\max(\|y\|, \sqrt{\epsilon})}
+
+    with the sums over ``axis``, which is consumed: ``reduction="none"``
+    returns the shape of ``predictions`` without ``axis``. This is optax's
+    ``cosine_distance`` with the same ``epsilon`` (optax clips the *squared*
+    norms at ``epsilon``, hence :math:`\sqrt\epsilon` here). Keras's
+    ``CosineSimilarity`` loss returns :math:`-\cos` (in :math:`[-1, 1]`):
+    ``keras_loss == cosine_distance(p, t) - 1``; PyTorch's
+    ``CosineEmbeddingLoss`` with target 1 is this distance (up to its own epsilon).
+
+    A zero vector has cosine 0 with anything (Keras's convention), so with
+    ``epsilon = 0`` the distance is 1 and its gradient is finite (0), where
+    optax returns NaN. The norms are computed after scaling each vector by a
+    power of two near its largest absolute entry, so entries near the float32
+    maximum (``3e38``) do not overflow. With the unit vectors
+    :math:`u, v` the distance is evaluated as :math:`\|u - v\|^2 / 2` (plus
+    :math:`(1 - \|u\|^2)/2` for a vector clamped by ``epsilon``): between
+    nearly parallel vectors, at an angle :math:`\theta`, its relative error is
+    about :math:`\varepsilon/\theta`, where :math:`1 - \cos` returns 0 below
+    :math:`\theta \approx 3 \cdot 10^{-4}` in float32.
+
+    Args:
+        predictions: floating array of predicted vectors.
+        targets: array of target vectors with exactly the shape of ``predictions``.
+        axis: the vector axis (a Python int), summed over.
+        epsilon: non-negative floor of the squared norms (optax's convention);
+            a Python number or a (traced) scalar array.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per vector).
+        weights: optional weights, a scalar or broadcastable to the per-vector shape.
+        where: optional boolean mask of the per-vector shape.
+        axis_name: mapped axis name(s) for an exact global mean.
+
+    Returns:
+        The reduced loss, or one distance per vector (``axis`` removed).
+
+    Example:
+        >>> import jax.numpy as jnp, lossjax
+        >>> p = jnp.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+        >>> lossjax.cosine_distance(p, jnp.array([[0.0, 2.0]] * 3), reduction="none")
+        Array([1.        , 0.29289323, 1.        ], dtype=float32)
+
+    References:
+        optax ``optax.losses.cosine_distance``; Keras
+        ``keras.losses.CosineSimilarity``.
+    """
+    _checks.check_reduction(reduction)
+    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0)
+    predictions = _checks.check_floating("predictions", predictions)
+    targets = _checks.check_real("targets", targets)
+    _checks.check_same_shape("predictions", predictions, "targets", targets)
+    if predictions.ndim == 0:
+        raise ValueError("lossjax: `predictions` must have a vector axis, got a scalar.")
+    moved_axis = _checks.normalize_axis("axis", axis, predictions.ndim)
+    if predictions.shape[moved_axis] == 0:
+        raise ValueError(
+            f"lossjax: `predictions` has no entries along axis {axis}: "
+            f"predictions.shape={tuple(predictions.shape)}."
+        )
+    dtype = _checks.compute_dtype(predictions, targets)
+    predictions = jnp.moveaxis(predictions, moved_axis, -1).astype(dtype)
+    targets = jnp.moveaxis(targets, moved_axis, -1).astype(dtype)
+    where = prepare_where(where, tuple(predictions.shape[:-1]))
+    predictions = mask_inputs(where, predictions, 1.0, axis=-1)
+    targets = mask_inputs(where, targets, 1.0, axis=-1)
+    epsilon = _checks.hyperparameter(epsilon, dtype)
+    values = _cosine_distance(predictions, targets, epsilon)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

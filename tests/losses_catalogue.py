@@ -124,11 +124,59 @@ def _with(kwargs, make):
     return wrapped
 
 
+def _uniform(rng, low, high):
+    return rng.uniform(low, high, size=(B, R)).astype(np.float32)
+
+
+def _positive_pair(rng):  # msle, tweedie: positive means, non-negative targets with a zero
+    targets = _uniform(rng, 0.0, 3.0)
+    targets[:, 0] = 0.0
+    return (_uniform(rng, 0.2, 3.0), targets), (0, 0), {}
+
+
+def _percentage(rng):  # targets away from zero, of both signs
+    sign = np.where(rng.uniform(size=(B, R)) < 0.5, -1.0, 1.0).astype(np.float32)
+    return (_normal(rng, B, R), sign * _uniform(rng, 0.5, 2.0)), (0, 0), {}
+
+
+def _vectors(rng):
+    return (_normal(rng, B, R, 3), _normal(rng, B, R, 3)), (0, 0), {}
+
+
+def _counts(log_input):
+    def make(rng):
+        counts = rng.poisson(2.0, size=(B, R)).astype(np.float32)
+        rate = _normal(rng, B, R, scale=0.5) if log_input else _uniform(rng, 0.2, 3.0)
+        return (rate, counts), (0, 0), {"log_input": log_input, "full": True}
+
+    return make
+
+
+def _gaussian(rng):
+    return (_normal(rng, B, R), _normal(rng, B, R), _uniform(rng, 0.5, 2.0)), (0, 0, 0), {}
+
+
 CATALOGUE = [
     Spec("mean_squared_error", "mean_squared_error", _pair()),
     Spec("mean_absolute_error", "mean_absolute_error", _pair(), smooth=False),
     Spec("huber_loss", "huber_loss", _with({"delta": 0.5}, _pair(2.0)), smooth=False),
     Spec("log_cosh_loss", "log_cosh_loss", _pair(2.0)),
+    # -- more regression (lossjax/_regression.py, lossjax/_probabilistic.py)
+    Spec("smooth_l1_loss", "smooth_l1_loss", _with({"beta": 0.5}, _pair(2.0)), smooth=False),
+    Spec("mean_squared_logarithmic_error", "mean_squared_logarithmic_error", _positive_pair),
+    Spec(
+        "mean_absolute_percentage_error",
+        "mean_absolute_percentage_error",
+        _percentage,
+        smooth=False,
+        diff_args=(0, 1),
+    ),
+    Spec("quantile_loss", "quantile_loss", _with({"quantile": 0.3}, _pair()), smooth=False),
+    Spec("cosine_distance", "cosine_distance", _vectors, diff_args=(0, 1)),
+    Spec("poisson_loss", "poisson_loss", _counts(True)),
+    Spec("poisson_loss_rates", "poisson_loss", _counts(False)),
+    Spec("gaussian_nll_loss", "gaussian_nll_loss", _gaussian, diff_args=(0, 2)),
+    Spec("tweedie_deviance", "tweedie_deviance", _with({"power": 1.5}, _positive_pair)),
     Spec("binary_cross_entropy", "binary_cross_entropy", _soft_binary),
     Spec("hinge_loss", "hinge_loss", _binary, smooth=False),
     Spec("focal_loss", "focal_loss", _with({"gamma": 2.0, "alpha": 0.25}, _binary)),
@@ -144,6 +192,44 @@ CATALOGUE = [
     ),
     Spec("categorical_focal_loss", "categorical_focal_loss", _with({"gamma": 2.0}, _sparse)),
     Spec("kl_divergence", "kl_divergence", _cce, diff_args=(0, 1)),
+    Spec(
+        "categorical_focal_loss_dense_class_mask",
+        "categorical_focal_loss",
+        _with(
+            {"label_smoothing": 0.1, "alpha": 0.25, "class_mask": np.arange(K) != 2},
+            _cce,
+        ),
+    ),
+    Spec(
+        "sparse_categorical_cross_entropy_class_mask",
+        "sparse_categorical_cross_entropy",
+        _with({"label_smoothing": 0.1, "class_mask": np.arange(K) != 1}, _sparse),
+    ),
+    Spec("poly_cross_entropy", "poly_cross_entropy", _with({"label_smoothing": 0.1}, _cce)),
+    Spec("generalized_cross_entropy", "generalized_cross_entropy", _sparse),
+    Spec(
+        "convex_kl_divergence",
+        "convex_kl_divergence",
+        lambda rng: (
+            (_normal(rng, B, R, K), rng.uniform(0.1, 2.0, size=(B, R, K)).astype(np.float32)),
+            (0, 0),
+            {},
+        ),
+        diff_args=(0, 1),
+    ),
+    # -- margin losses (lossjax/_margin.py)
+    Spec("squared_hinge_loss", "squared_hinge_loss", _binary),
+    Spec("perceptron_loss", "perceptron_loss", _binary, smooth=False),
+    Spec("sparsemax_loss", "sparsemax_loss", _binary, smooth=False),
+    Spec("multiclass_perceptron_loss", "multiclass_perceptron_loss", _sparse, smooth=False),
+    Spec("multiclass_sparsemax_loss", "multiclass_sparsemax_loss", _sparse, smooth=False),
+    Spec("multiclass_hinge_loss", "multiclass_hinge_loss", _sparse, smooth=False),
+    Spec(
+        "multiclass_hinge_loss_weston_watkins",
+        "multiclass_hinge_loss",
+        _with({"kind": "weston_watkins", "p": 2, "margin": 0.5}, _sparse),
+        smooth=False,
+    ),
     Spec("kmeans_loss", "kmeans_loss", _kmeans, diff_args=(0, 1)),
     Spec("reconstruction_loss", "reconstruction_loss", _reconstruction),
     Spec("reconstruction_loss_bce", "reconstruction_loss", _with({"kind": "bce"}, _reconstruction)),

@@ -88,7 +88,7 @@ def test_metadata_is_well_formed(name):
     )
     assert entry.summary and "\n" not in entry.summary and len(entry.summary) <= 100
     for h in entry.hyperparameters:
-        assert h.kind in ("real", "int", "bool", "choice")
+        assert h.kind in ("real", "int", "bool", "choice", "mask", "axes")
         assert h.valid and h.description
         h.check(h.default)  # every default is a valid value
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -97,7 +97,13 @@ def test_metadata_is_well_formed(name):
 
 def test_metadata_flags_follow_the_usual_guidance():
     robust = {n for n in NAMES if lossjax.info(n).robust_to_outliers}
-    assert robust == {"mean_absolute_error", "huber_loss", "log_cosh_loss"}
+    assert robust == {
+        "mean_absolute_error",
+        "huber_loss",
+        "log_cosh_loss",
+        "smooth_l1_loss",
+        "quantile_loss",
+    }
     calibrated = {n for n in NAMES if lossjax.info(n).calibrated_probabilities}
     assert {"binary_cross_entropy", "categorical_cross_entropy"} <= calibrated
     assert not {"hinge_loss", "focal_loss", "categorical_focal_loss"} & calibrated
@@ -126,8 +132,10 @@ def _rejected(h):
             bad = [(int(np.floor(v)), e) for v, e in bad] + [(1.5, WRONG_KIND), (True, WRONG_KIND)]
         elif h.name != "class_weights":
             bad.append(("0.5", WRONG_KIND))  # a string is not a number
-    elif h.kind == "bool":
+    elif h.kind in ("bool", "mask"):
         bad.append((1, WRONG_KIND))  # truthy, but not a bool
+    elif h.kind == "axes":
+        bad += [(1.5, WRONG_KIND), (True, WRONG_KIND), ((-1, 0.5), WRONG_KIND)]
     elif h.kind == "choice":
         bad.append((f"not-{h.choices[0]}", OUT_OF_RANGE))
     if not h.optional:
@@ -143,7 +151,7 @@ def _accepted(h):
         for bound, is_open in ((h.lower, h.lower_open), (h.upper, h.upper_open)):
             if bound is not None and not is_open:
                 good.append(int(bound) if h.kind == "int" else bound)
-    elif h.kind == "bool":
+    elif h.kind in ("bool", "mask"):
         good += [True, False]
     elif h.kind == "choice":
         good += list(h.choices)
@@ -275,7 +283,14 @@ def test_available_filters_by_task():
     }
     assert sorted(n for names in by_task.values() for n in names) == sorted(NAMES)
     assert by_task["regression"][0] == "mean_squared_error"
-    assert set(by_task["binary"]) == {"binary_cross_entropy", "focal_loss", "hinge_loss"}
+    assert set(by_task["binary"]) == {
+        "binary_cross_entropy",
+        "focal_loss",
+        "hinge_loss",
+        "squared_hinge_loss",
+        "perceptron_loss",
+        "sparsemax_loss",
+    }
     assert "linear_cross_entropy" in by_task["multiclass"]
     assert set(by_task["embedding"]) == {"contrastive_loss", "info_nce_loss"}
     with pytest.raises(ValueError, match="task"):
@@ -409,7 +424,10 @@ def test_suggest_binary_imbalanced_gives_weighted_cross_entropy_and_focal():
 
 def test_suggest_calibrated_prefers_cross_entropy_to_hinge():
     names = _names(lossjax.suggest("binary", calibrated=True))
-    assert names[0] == "binary_cross_entropy" and names[-1] == "hinge_loss"
+    assert names[0] == "binary_cross_entropy"
+    # The margin losses (hinge and its relatives) give uncalibrated scores: all rank last.
+    margin = [n for n in names if lossjax.info(n).margin_based]
+    assert "hinge_loss" in margin and names[-len(margin) :] == margin
     # Calibration outranks imbalance: plain cross-entropy (tune the threshold) first.
     first = lossjax.suggest("binary", imbalanced=True, calibrated=True)[0]
     assert (first.name, first.hyperparameters, first.requires) == ("binary_cross_entropy", {}, ())
