@@ -890,8 +890,6 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         "binary": lambda: _binary_task(args.imbalance, args.quick),
         "multiclass": lambda: _multiclass_task(args.quick),
     }
-    import jax  # here, not at the top, so that `--help` stays fast
-
     tasks = [builders[n]() for n in names]
     seeds = args.seeds or (1 if args.quick else 3)
     chunks = 4 if args.quick else 10
@@ -919,10 +917,7 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         )
         print(_format_table(task, all_results[task.name], seeds))
         print(f"-> {task.verdict(all_results[task.name])}")
-    print(
-        f"\n{sum(len(t.cases) for t in tasks)} losses trained in {elapsed:.1f}s "
-        f"on {jax.devices()[0].platform.upper()}."
-    )
+    print(f"\n{sum(len(t.cases) for t in tasks)} losses trained in {elapsed:.1f}s.")
     if not args.no_plot:
         skipped = _plot(tasks, all_results, seeds, args.plot)
         print(skipped if skipped else f"plot saved to {args.plot}")
