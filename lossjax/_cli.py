@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m lossjax compare --task binary --imbalance 0.02 --plot binary.png
               python -m lossjax suggest regression --outliers
               python -m lossjax suggest binary --imbalanced 0.05 --calibrated
+              python -m lossjax suggest regression --intervals
               python -m lossjax list --task multiclass
               python -m lossjax info huber
             """
@@ -186,6 +187,30 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "--large-vocab", action="store_true", help="very many classes (a language model)"
     )
+    suggest.add_argument(
+        "--count-data", action="store_true", help="regression: the targets are counts (Poisson)"
+    )
+    suggest.add_argument(
+        "--heteroscedastic",
+        action="store_true",
+        help="regression: the noise level varies; the model also predicts a variance",
+    )
+    suggest.add_argument(
+        "--intervals",
+        action="store_true",
+        help="regression: quantiles or prediction intervals are wanted",
+    )
+    suggest.add_argument(
+        "--skewed-positive",
+        action="store_true",
+        help="regression: positive, right-skewed targets such as prices",
+    )
+    suggest.add_argument(
+        "--margin",
+        action="store_true",
+        help="binary, multiclass: a max-margin classifier (scores, not probabilities); "
+        "contradicts --calibrated",
+    )
     suggest.set_defaults(func=_cmd_suggest)
 
     listing = commands.add_parser(
@@ -227,6 +252,11 @@ def _cmd_suggest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             imbalanced=args.imbalanced,
             calibrated=args.calibrated,
             large_vocab=args.large_vocab,
+            count_data=args.count_data,
+            heteroscedastic=args.heteroscedastic,
+            intervals=args.intervals,
+            skewed_positive=args.skewed_positive,
+            margin=args.margin,
         )
     except ValueError as e:
         parser.error(str(e).removeprefix("lossjax: "))
@@ -237,6 +267,11 @@ def _cmd_suggest(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             ("imbalanced", args.imbalanced is not False),
             ("calibrated", args.calibrated),
             ("large vocabulary", args.large_vocab),
+            ("count data", args.count_data),
+            ("heteroscedastic", args.heteroscedastic),
+            ("intervals", args.intervals),
+            ("skewed positive", args.skewed_positive),
+            ("margin", args.margin),
         )
         if on
     ]

@@ -936,9 +936,9 @@ class Suggestion:
 # Which flags matter for which task; any other combination is refused so that a
 # flag is never silently ignored.
 _TASK_FLAGS = {
-    "regression": ("outliers",),
-    "binary": ("imbalanced", "calibrated"),
-    "multiclass": ("imbalanced", "calibrated", "large_vocab"),
+    "regression": ("outliers", "count_data", "heteroscedastic", "intervals", "skewed_positive"),
+    "binary": ("imbalanced", "calibrated", "margin"),
+    "multiclass": ("imbalanced", "calibrated", "large_vocab", "margin"),
     "unsupervised": ("outliers",),
     "embedding": (),
 }
@@ -951,6 +951,11 @@ def suggest(
     imbalanced: bool | float = False,
     calibrated: bool = False,
     large_vocab: bool = False,
+    count_data: bool = False,
+    heteroscedastic: bool = False,
+    intervals: bool = False,
+    skewed_positive: bool = False,
+    margin: bool = False,
 ) -> list[Suggestion]:
     """Ranked losses for a problem, best first, each with a one-line reason.
 
@@ -959,8 +964,11 @@ def suggest(
     losses with ``calibrated_probabilities`` first and margin-based losses
     last; with ``imbalanced``, the imbalance options (focal modulation, positive
     or class weights) first, unless calibration matters more; with
-    ``large_vocab``, the fused cross-entropy first. Ties keep the registry
-    order, whose first entry is the usual default (MSE, cross-entropy).
+    ``large_vocab``, the fused cross-entropy first. The probabilistic
+    regression questions (``count_data``, ``heteroscedastic``, ``intervals``,
+    ``skewed_positive``) and ``margin`` put the losses that answer them first.
+    Ties keep the registry order, whose first entry is the usual default (MSE,
+    cross-entropy).
 
     Args:
         task: ``"regression"``, ``"binary"``, ``"multiclass"``,
@@ -971,18 +979,35 @@ def suggest(
             suggested ``pos_weight = (1 - rate) / rate``.
         calibrated: predicted probabilities must be calibrated (binary, multiclass).
         large_vocab: very many classes, e.g. a language model's vocabulary.
+        count_data: the targets are counts (regression): Poisson log-likelihood
+            of predicted log-rates first, then the Tweedie deviance with power 1.
+        heteroscedastic: the noise level varies from example to example
+            (regression): the Gaussian negative log-likelihood first; the model
+            must then also predict a variance per target.
+        intervals: quantiles or prediction intervals are wanted (regression):
+            the pinball loss at levels ``[0.1, 0.5, 0.9]`` first (the median and
+            an 80% interval).
+        skewed_positive: positive, right-skewed targets such as prices
+            (regression): the squared log error and the Gamma deviance (Tweedie
+            power 2) first, then the percentage error for relative errors.
+        margin: a max-margin classifier is wanted, scores rather than
+            probabilities (binary, multiclass): the hinge losses first, then
+            sparsemax (sparse probabilities). Contradicts ``calibrated``.
 
     Returns:
         A list of :class:`Suggestion` (``name``, ``hyperparameters``, ``reason``);
         ``suggestion.get()`` gives the bound loss.
 
     Raises:
-        ValueError: unknown task, or a flag that does not apply to the task.
+        ValueError: unknown task, a flag that does not apply to the task, or
+            ``margin`` together with ``calibrated``.
 
     Example:
         >>> import lossjax
         >>> [str(s) for s in lossjax.suggest("regression", outliers=True)][:2]
         ['huber_loss(delta=1.0)', 'mean_absolute_error()']
+        >>> [str(s) for s in lossjax.suggest("regression", count_data=True)][:2]
+        ['poisson_loss(log_input=True)', 'tweedie_deviance(power=1.0)']
     """
     _checks.check_choice("task", task, TASKS)
     flags = {
@@ -990,6 +1015,11 @@ def suggest(
         "imbalanced": imbalanced,
         "calibrated": calibrated,
         "large_vocab": large_vocab,
+        "count_data": count_data,
+        "heteroscedastic": heteroscedastic,
+        "intervals": intervals,
+        "skewed_positive": skewed_positive,
+        "margin": margin,
     }
     for flag, value in flags.items():
         if value is not False and value is not None and flag not in _TASK_FLAGS[task]:
@@ -997,6 +1027,12 @@ def suggest(
             raise ValueError(
                 f"lossjax: `{flag}` does not apply to task {task!r} (flags it takes: {accepted})."
             )
+    if margin and calibrated:
+        raise ValueError(
+            "lossjax: `margin` and `calibrated` contradict each other: margin-based losses "
+            "give scores, not calibrated probabilities. Drop one: calibrated=True for "
+            "probabilities (cross-entropy), margin=True for a max-margin classifier (hinge)."
+        )
     rate = None
     if not isinstance(imbalanced, bool) and imbalanced is not None:
         _checks.check_hyperparameter(
@@ -1046,10 +1082,22 @@ def suggest(
     return [c[2] for c in candidates]
 
 
+# Score of a loss that answers a question of `suggest` (count data, heteroscedastic noise,
+# intervals, skewed positive targets, margin): above the +-2 of `outliers`, so that the
+# answer stays first when the question comes with outliers; lower scores rank alternatives.
+_ANSWER = 5.0
+
+
 def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | None) -> None:
     """The variants of one loss worth suggesting, with their reasons."""
     name, imbalanced, calibrated = entry.name, flags["imbalanced"], flags["calibrated"]
     outliers, large_vocab = flags["outliers"], flags["large_vocab"]
+    count_data, heteroscedastic = flags["count_data"], flags["heteroscedastic"]
+    intervals, skewed_positive, margin = (
+        flags["intervals"],
+        flags["skewed_positive"],
+        flags["margin"],
+    )
     if name == "mean_squared_error":
         why = (
             "not robust: each gross outlier pulls the fit with a gradient proportional to its size"
@@ -1088,39 +1136,109 @@ def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | N
             "gross errors whatever beta; beta=0 is MAE",
         )
     elif name == "quantile_loss":
-        add(
-            entry,
-            {"quantile": 0.5},
-            "pinball loss: quantile=0.5 fits the median (robust, half the MAE); other levels "
-            "give prediction intervals, a [Q] array of levels fits several at once",
-        )
+        if intervals or heteroscedastic:
+            why = (
+                "prediction intervals: pinball loss at levels 0.1, 0.5, 0.9 fits the median "
+                "and an 80% interval at once (predictions get a trailing axis of 3)"
+                if intervals
+                else "heteroscedastic noise without a Gaussian assumption: quantiles at 0.1, "
+                "0.5, 0.9 give an interval whose width follows the noise (predictions get a "
+                "trailing axis of 3)"
+            )
+            add(
+                entry,
+                {"quantile": [0.1, 0.5, 0.9]},
+                why,
+                score=_ANSWER if intervals else _ANSWER - 1.0,
+            )
+        else:
+            add(
+                entry,
+                {"quantile": 0.5},
+                "pinball loss: quantile=0.5 fits the median (robust, half the MAE); other levels "
+                "give prediction intervals, a [Q] array of levels fits several at once",
+            )
     elif name == "mean_squared_logarithmic_error":
-        add(
-            entry,
-            {},
+        why = (
             "non-negative targets spanning orders of magnitude (counts, prices): squared "
-            "error of log(1 + y), i.e. relative errors",
+            "error of log(1 + y), i.e. relative errors"
         )
+        if skewed_positive:
+            why = (
+                "positive, right-skewed targets (prices): squared error of log(1 + y) scores "
+                "relative errors, so the few large targets do not dominate"
+            )
+        add(entry, {}, why, score=_ANSWER if skewed_positive else 0.0)
     elif name == "mean_absolute_percentage_error":
-        add(entry, {}, "relative error as a fraction, when targets stay well away from zero")
+        why = "relative error as a fraction, when targets stay well away from zero"
+        if skewed_positive:
+            why = (
+                "positive, skewed targets judged by relative error: |error| / target as a "
+                "fraction; targets must stay well away from zero"
+            )
+        add(entry, {}, why, score=_ANSWER - 1.0 if skewed_positive else 0.0)
     elif name == "cosine_distance":
         add(entry, {}, "vector targets whose direction matters, not their length")
     elif name == "poisson_loss":
-        add(entry, {}, "count targets: Poisson log-likelihood of predicted log-rates")
+        if count_data:
+            add(
+                entry,
+                {"log_input": True},
+                "count targets: Poisson log-likelihood, the natural loss for counts; predict "
+                "log-rates (log_input=True), so rates stay positive without a clamp",
+                score=_ANSWER,
+            )
+        else:
+            add(entry, {}, "count targets: Poisson log-likelihood of predicted log-rates")
     elif name == "gaussian_nll_loss":
-        add(
-            entry,
-            {},
-            "the model also predicts a variance per target (heteroscedastic noise): "
-            "Gaussian log-likelihood",
-        )
+        if heteroscedastic or intervals:
+            why = (
+                "heteroscedastic noise: Gaussian log-likelihood with a predicted variance "
+                "per target, learns where the noise is large; needs a second, positive "
+                "output (e.g. softplus): loss(means, targets, variances)"
+                if heteroscedastic
+                else "intervals from a predicted variance: mean +- 1.28 sigma is an 80% "
+                "interval under Gaussian noise; needs a second, positive output: "
+                "loss(means, targets, variances)"
+            )
+            add(
+                entry,
+                {},
+                why,
+                score=(_ANSWER if heteroscedastic else 0.0) + (_ANSWER - 2.0 if intervals else 0.0),
+            )
+        else:
+            add(
+                entry,
+                {},
+                "the model also predicts a variance per target (heteroscedastic noise): "
+                "Gaussian log-likelihood",
+            )
     elif name == "tweedie_deviance":
-        add(
-            entry,
-            {"power": 1.5},
-            "non-negative targets with exact zeros (claims, rainfall): compound "
-            "Poisson-Gamma deviance of predicted means (power 1: Poisson, 2: Gamma)",
-        )
+        if count_data:
+            add(
+                entry,
+                {"power": 1.0},
+                "count targets: power 1 is the Poisson deviance of predicted means (rates, "
+                "not log-rates); same optimum as poisson_loss",
+                score=_ANSWER - 1.0,
+            )
+        if skewed_positive:
+            add(
+                entry,
+                {"power": 2.0},
+                "positive, right-skewed targets (prices, durations): power 2 is the Gamma "
+                "deviance, whose error scale grows with the mean; targets must be > 0",
+                score=_ANSWER,
+            )
+        if not count_data:
+            add(
+                entry,
+                {"power": 1.5},
+                "non-negative targets with exact zeros (claims, rainfall): compound "
+                "Poisson-Gamma deviance of predicted means (power 1: Poisson, 2: Gamma)",
+                score=2.0 if skewed_positive else 0.0,
+            )
     elif name == "binary_cross_entropy":
         if imbalanced:
             pos_weight = round((1.0 - rate) / rate, 2) if rate else None
@@ -1165,7 +1283,65 @@ def _add_candidates(entry: LossInfo, add, flags: dict[str, Any], rate: float | N
         why = "max-margin (SVM): sparse gradients, only examples inside the margin count"
         if calibrated:
             why = "not calibrated: scores are margins, not probabilities (needs Platt scaling)"
-        add(entry, {}, why)
+        if margin:
+            why = (
+                "max-margin classifier (linear SVM): zero beyond the margin, only examples "
+                "inside it count; scores, not probabilities"
+            )
+        add(entry, {}, why, score=_ANSWER if margin else 0.0)
+    elif name == "squared_hinge_loss" and margin:
+        add(
+            entry,
+            {"margin": 1.0},
+            "max-margin classifier with a smooth loss: squared hinge (L2-SVM) is "
+            "differentiable and penalises margin violations more",
+            score=_ANSWER,
+        )
+    elif name == "multiclass_hinge_loss" and margin:
+        add(
+            entry,
+            {"margin": 1.0},
+            "max-margin multiclass classifier (Crammer-Singer SVM): zero once the label "
+            "beats every other class by the margin; scores, not probabilities",
+            score=_ANSWER,
+        )
+        add(
+            entry,
+            {"p": 2},
+            "max-margin with a smooth loss: squared multiclass hinge, differentiable, "
+            "penalises margin violations more",
+            score=_ANSWER - 1.0,
+        )
+        if imbalanced:
+            add(
+                entry,
+                {},
+                "weighted multiclass hinge: class_weights = inverse class frequencies "
+                "(a [K] array) make rare classes count as much as common ones",
+                score=_ANSWER,
+                requires=("class_weights",),
+                imbalance=True,
+            )
+    elif name in ("sparsemax_loss", "multiclass_sparsemax_loss") and margin:
+        sparse = (
+            "exactly 0 or 1 beyond the margin"
+            if name == "sparsemax_loss"
+            else "exactly 0 for the clearly wrong classes"
+        )
+        add(
+            entry,
+            {},
+            "margin with sparse probabilities: sparsemax is zero beyond a margin of 1 like "
+            f"the hinge, yet gives probabilities, {sparse}",
+            score=_ANSWER - 2.0,
+        )
+    elif name in ("perceptron_loss", "multiclass_perceptron_loss") and margin:
+        add(
+            entry,
+            {},
+            "no margin at all: zero once the label scores highest, so the boundary may "
+            "end anywhere; prefer the hinge for a max-margin classifier",
+        )
     elif name == "sparse_categorical_cross_entropy":
         if imbalanced:
             add(

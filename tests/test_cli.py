@@ -181,3 +181,50 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_suggest_probabilistic_regression_and_margin_flags(capsys):
+    assert main(["suggest", "regression", "--count-data"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(count data)" in out[0]
+    assert 'lossjax.get("poisson_loss", log_input=True)' in out[1]
+    assert main(["suggest", "regression", "--heteroscedastic"]) == 0
+    assert 'lossjax.get("gaussian_nll_loss")' in capsys.readouterr().out.splitlines()[1]
+    assert main(["suggest", "regression", "--intervals"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert 'lossjax.get("quantile_loss", quantile=[0.1, 0.5, 0.9])' in out[1]
+    assert main(["suggest", "regression", "--skewed-positive"]) == 0
+    assert (
+        'lossjax.get("mean_squared_logarithmic_error")' in (capsys.readouterr().out.splitlines()[1])
+    )
+    assert main(["suggest", "binary", "--margin"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(margin)" in out[0] and 'lossjax.get("hinge_loss")' in out[1]
+    assert main(["suggest", "multiclass", "--margin"]) == 0
+    assert "multiclass_hinge_loss" in capsys.readouterr().out.splitlines()[1]
+
+
+def test_suggest_help_lists_the_new_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["suggest", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--count-data", "--heteroscedastic", "--intervals", "--skewed-positive"):
+        assert flag in out
+    assert "--margin" in out and "contradicts --calibrated" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["suggest", "binary", "--count-data"], "count_data"),
+        (["suggest", "multiclass", "--intervals"], "intervals"),
+        (["suggest", "regression", "--margin"], "margin"),
+        (["suggest", "binary", "--margin", "--calibrated"], "contradict"),
+    ],
+)
+def test_suggest_new_flags_bad_combinations_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

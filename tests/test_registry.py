@@ -475,3 +475,123 @@ def test_suggest_refuses_flags_that_do_not_apply():
         lossjax.suggest("ranking")
     with pytest.raises(ValueError, match="imbalanced"):
         lossjax.suggest("binary", imbalanced=1.5)
+
+
+# -- suggest: probabilistic regression and margin questions -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flag, expected, question",
+    [
+        ("count_data", [("poisson_loss", {"log_input": True})], "count"),
+        ("heteroscedastic", [("gaussian_nll_loss", {})], "heteroscedastic"),
+        ("intervals", [("quantile_loss", {"quantile": [0.1, 0.5, 0.9]})], "interval"),
+        (
+            "skewed_positive",
+            [("mean_squared_logarithmic_error", {}), ("tweedie_deviance", {"power": 2.0})],
+            "skewed",
+        ),
+    ],
+)
+def test_suggest_regression_questions_put_their_answer_first(flag, expected, question):
+    suggestions = lossjax.suggest("regression", **{flag: True})
+    top = [(s.name, s.hyperparameters) for s in suggestions[: len(expected)]]
+    assert top == expected
+    assert question in suggestions[0].reason
+    # Every loss is still listed, and every suggestion binds.
+    assert {s.name for s in suggestions} == set(lossjax.available("regression"))
+    for s in suggestions:
+        assert s.reason and "\n" not in s.reason
+        assert s.get().info.name == s.name
+
+
+def test_suggest_count_data_gives_poisson_then_tweedie_power_1():
+    names = [str(s) for s in lossjax.suggest("regression", count_data=True)][:2]
+    assert names == ["poisson_loss(log_input=True)", "tweedie_deviance(power=1.0)"]
+    # The likelihood of counts stays first even with outliers.
+    assert _names(lossjax.suggest("regression", count_data=True, outliers=True))[0] == (
+        "poisson_loss"
+    )
+
+
+def test_suggest_heteroscedastic_says_the_model_predicts_a_variance():
+    first = lossjax.suggest("regression", heteroscedastic=True)[0]
+    assert first.name == "gaussian_nll_loss" and "variance" in first.reason
+    # The variance is a call argument predicted per example, not a hyperparameter to bind.
+    assert first.requires == () and "variances" in first.reason
+    assert first.get().info.name == "gaussian_nll_loss"
+
+
+def test_suggest_intervals_fits_several_quantiles_at_once():
+    import jax.numpy as jnp
+
+    first = lossjax.suggest("regression", intervals=True)[0]
+    assert "0.1, 0.5, 0.9" in first.reason
+    loss = first.get()
+    predictions = jnp.broadcast_to(jnp.array([-1.0, 0.0, 1.0]), (4, 3))
+    assert float(loss(predictions, jnp.zeros(4))) > 0.0
+    # Without the question, the median (one level) as before.
+    plain = next(s for s in lossjax.suggest("regression") if s.name == "quantile_loss")
+    assert plain.hyperparameters == {"quantile": 0.5}
+
+
+def test_suggest_skewed_positive_gives_msle_gamma_then_mape():
+    suggestions = lossjax.suggest("regression", skewed_positive=True)
+    assert [str(s) for s in suggestions[:3]] == [
+        "mean_squared_logarithmic_error()",
+        "tweedie_deviance(power=2.0)",
+        "mean_absolute_percentage_error()",
+    ]
+    assert "Gamma" in suggestions[1].reason and "relative error" in suggestions[2].reason
+
+
+def test_suggest_binary_margin_puts_hinge_first_and_mentions_sparsemax():
+    suggestions = lossjax.suggest("binary", margin=True)
+    assert _names(suggestions)[:3] == ["hinge_loss", "squared_hinge_loss", "sparsemax_loss"]
+    assert "margin" in suggestions[0].reason and "margin" in suggestions[1].reason
+    assert "sparse probabilities" in suggestions[2].reason
+    assert {s.name for s in suggestions} == set(lossjax.available("binary"))
+    for s in suggestions:
+        assert s.reason and "\n" not in s.reason
+        assert s.get().info.name == s.name
+
+
+def test_suggest_multiclass_margin_puts_multiclass_hinge_first():
+    suggestions = lossjax.suggest("multiclass", margin=True)
+    assert _names(suggestions)[0] == "multiclass_hinge_loss"
+    assert "margin" in suggestions[0].reason
+    sparsemax = next(s for s in suggestions if s.name == "multiclass_sparsemax_loss")
+    assert "sparse probabilities" in sparsemax.reason
+    assert _names(suggestions).index("multiclass_sparsemax_loss") < _names(suggestions).index(
+        "sparse_categorical_cross_entropy"
+    )
+    # With imbalance, the class-weighted hinge first; the weights come from the data.
+    first = lossjax.suggest("multiclass", margin=True, imbalanced=True)[0]
+    assert (first.name, first.requires) == ("multiclass_hinge_loss", ("class_weights",))
+    assert first.get(class_weights=np.ones(3, np.float32)).info.name == "multiclass_hinge_loss"
+    assert {s.name for s in suggestions} == set(lossjax.available("multiclass"))
+
+
+@pytest.mark.parametrize(
+    "task, flag",
+    [
+        ("binary", "count_data"),
+        ("multiclass", "heteroscedastic"),
+        ("unsupervised", "intervals"),
+        ("embedding", "skewed_positive"),
+        ("regression", "margin"),
+        ("unsupervised", "margin"),
+        ("embedding", "margin"),
+    ],
+)
+def test_suggest_refuses_the_new_flags_where_they_do_not_apply(task, flag):
+    with pytest.raises(ValueError, match=f"`{flag}` does not apply to task '{task}'"):
+        lossjax.suggest(task, **{flag: True})
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_suggest_margin_and_calibrated_contradict(task):
+    with pytest.raises(ValueError, match="`margin` and `calibrated` contradict"):
+        lossjax.suggest(task, margin=True, calibrated=True)
+    # Each alone is fine.
+    assert lossjax.suggest(task, margin=True) and lossjax.suggest(task, calibrated=True)
