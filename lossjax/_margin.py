@@ -43,7 +43,6 @@ import numpy as np
 from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
-    class_last,
     class_vector,
     combine_weights,
     prepare_class_labels,
@@ -54,35 +53,6 @@ from lossjax._reduction import (
 
 HINGE_KINDS = ("crammer_singer", "weston_watkins")
 HINGE_POWERS = (1, 2)
-
-# -- fronts: the class-axis fronts, with errors naming `scores` --------------------------
-
-
-def _prepare_labels(
-    name: str, scores: Any, labels: Any, where: Any
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """:func:`prepare_class_labels` with the class axis last, checked under the name ``name``."""
-    scores = _checks.check_floating(name, scores)
-    labels = _checks.check_integer("labels", labels)
-    class_last(name, scores, -1)
-    if tuple(labels.shape) != tuple(scores.shape[:-1]):
-        raise ValueError(
-            f"lossjax: `labels` must have the shape of `{name}` without its last (class) axis, "
-            f"{tuple(scores.shape[:-1])}; got labels.shape={tuple(labels.shape)} and "
-            f"{name}.shape={tuple(scores.shape)}."
-        )
-    return prepare_class_labels(scores, labels, where, -1, None, logits_fill=0.0)
-
-
-def _prepare_targets(
-    scores: Any, targets: Any, where: Any
-) -> tuple[jax.Array, jax.Array, jax.Array | None]:
-    """:func:`prepare_class_targets` with the class axis last, checked under the name ``scores``."""
-    scores = _checks.check_floating("scores", scores)
-    targets = _checks.check_real("targets", targets)
-    _checks.check_same_shape("scores", scores, "targets", targets)
-    class_last("scores", scores, -1)
-    return prepare_class_targets(scores, targets, where, -1, target_fill=0.0)
 
 
 def _check_power(p: Any) -> None:
@@ -415,7 +385,9 @@ def multiclass_perceptron_loss(
         ``optax.losses.multiclass_perceptron_loss``.
     """
     _checks.check_reduction(reduction)
-    scores, labels, keep = _prepare_labels("scores", scores, labels, where)
+    scores, labels, keep = prepare_class_labels(
+        scores, labels, where, -1, None, logits_fill=0.0, name="scores"
+    )
     values = _crammer_singer(scores, labels, jnp.zeros((), scores.dtype))
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
@@ -481,7 +453,7 @@ def multiclass_sparsemax_loss(
         ``optax.losses.multiclass_sparsemax_loss``.
     """
     _checks.check_reduction(reduction)
-    logits, labels, keep = _prepare_labels("logits", logits, labels, where)
+    logits, labels, keep = prepare_class_labels(logits, labels, where, -1, None, logits_fill=0.0)
     values = _sparsemax_loss(logits, labels)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
@@ -579,7 +551,9 @@ def multiclass_hinge_loss(
     _checks.check_choice("kind", kind, HINGE_KINDS)
     _check_power(p)
     _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
-    scores, labels, keep = _prepare_labels("scores", scores, labels, where)
+    scores, labels, keep = prepare_class_labels(
+        scores, labels, where, -1, None, logits_fill=0.0, name="scores"
+    )
     dtype = scores.dtype
     margin = _checks.hyperparameter(margin, dtype)
     if kind == "crammer_singer":
@@ -678,7 +652,7 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]) -> Callabl
         Built by :func:`lossjax.make_fenchel_young_loss`; see there.
         """
         _checks.check_reduction(reduction)
-        scores, targets, where = _prepare_targets(scores, targets, where)
+        scores, targets, where = prepare_class_targets(scores, targets, where, -1, name="scores")
         maxima = jnp.asarray(per_example(scores)).astype(scores.dtype)
         values = maxima - jnp.sum(_numerics.x_log_y(targets, scores), axis=-1)
         return reduce_loss(

@@ -52,13 +52,10 @@ import jax.numpy as jnp
 from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
-    class_last,
     class_vector,
     combine_weights,
-    mask_inputs,
     prepare_class_labels,
     prepare_class_targets,
-    prepare_where,
     reduce_loss,
 )
 
@@ -1067,14 +1064,10 @@ def convex_kl_divergence(
     """
 
     _checks.check_reduction(reduction)
-    log_p = _checks.check_floating("log_predictions", log_predictions)
-    t = _checks.check_real("targets", targets)
-    _checks.check_same_shape("log_predictions", log_p, "targets", t)
-    dtype = _checks.compute_dtype(log_p, t)
-    log_p = class_last("log_predictions", log_p, axis).astype(dtype)
-    t = class_last("targets", t, axis).astype(dtype)
-    where = prepare_where(where, tuple(log_p.shape[:-1]))
-    log_p, t = mask_inputs(where, log_p, 0.0, axis=-1), mask_inputs(where, t, 0.0, axis=-1)
+    log_p, t, where = prepare_class_targets(
+        log_predictions, targets, where, axis, name="log_predictions"
+    )
+    dtype = log_p.dtype
     log_t = jnp.log(jnp.where(t > 0, t, jnp.ones((), dtype)))
     terms = _numerics.x_log_y(t, log_t) - _numerics.x_log_y(t, log_p) - t
     terms = jnp.where(t > 0, terms, jnp.zeros((), dtype)) + jnp.exp(log_p)

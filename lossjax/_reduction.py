@@ -236,19 +236,21 @@ def prepare_class_targets(
     *,
     targets_floating: bool = False,
     target_fill: float = 0.0,
+    name: str = "logits",
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """The front of the losses of logits against target distributions of the same shape.
 
     Checks both, moves the class axis last, casts to the compute dtype and
     replaces the examples that ``where`` removes (logits by 0, targets by
-    ``target_fill``). Returns ``(logits, targets, where)``.
+    ``target_fill``). Returns ``(logits, targets, where)``. ``name`` is the
+    first argument's name in error messages (``scores``, ``log_predictions``).
     """
-    logits = _checks.check_floating("logits", logits)
+    logits = _checks.check_floating(name, logits)
     check = _checks.check_floating if targets_floating else _checks.check_real
     targets = check("targets", targets)
-    _checks.check_same_shape("logits", logits, "targets", targets)
+    _checks.check_same_shape(name, logits, "targets", targets)
     dtype = _checks.compute_dtype(logits, targets)
-    logits = class_last("logits", logits, axis).astype(dtype)
+    logits = class_last(name, logits, axis).astype(dtype)
     targets = class_last("targets", targets, axis).astype(dtype)
     where = prepare_where(where, tuple(logits.shape[:-1]))
     logits = mask_inputs(where, logits, 0.0, axis=-1)
@@ -257,7 +259,14 @@ def prepare_class_targets(
 
 
 def prepare_class_labels(
-    logits: Any, labels: Any, where: Any, axis: Any, ignore_index: Any, *, logits_fill: float
+    logits: Any,
+    labels: Any,
+    where: Any,
+    axis: Any,
+    ignore_index: Any,
+    *,
+    logits_fill: float,
+    name: str = "logits",
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The front of the losses of logits against integer class labels.
 
@@ -265,18 +274,18 @@ def prepare_class_labels(
     mask of kept examples: ``where``, a label in ``[0, K)`` and not
     ``ignore_index``. Removed examples get label 0 and logits ``logits_fill``,
     so that whatever they held (NaN included) reaches neither the value nor
-    the gradient.
+    the gradient. ``name`` is the first argument's name in error messages.
     """
     _checks.check_ignore_index(ignore_index)
-    logits = _checks.check_floating("logits", logits)
+    logits = _checks.check_floating(name, logits)
     labels = _checks.check_integer("labels", labels)
-    moved = class_last("logits", logits, axis)
+    moved = class_last(name, logits, axis)
     shape = tuple(moved.shape[:-1])
     if tuple(labels.shape) != shape:
         raise ValueError(
-            f"lossjax: `labels` must have the shape of `logits` without the class axis, "
+            f"lossjax: `labels` must have the shape of `{name}` without the class axis, "
             f"{shape}; got labels.shape={tuple(labels.shape)} and "
-            f"logits.shape={tuple(logits.shape)} (axis={axis})."
+            f"{name}.shape={tuple(logits.shape)} (axis={axis})."
         )
     # Compare in at least int32, so that small and unsigned label dtypes accept
     # any ignore_index (such as -100) without overflow.

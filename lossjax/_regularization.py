@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lossjax import _checks
+from lossjax import _checks, _numerics
 
 if TYPE_CHECKING:  # optax is imported where a transform is built: `import lossjax` stays cheap
     import optax
@@ -149,7 +149,8 @@ def _check_l1_ratio(l1_ratio: Any) -> None:
 
 
 def _is_static_zero(value: Any) -> bool:
-    return _checks.is_static(value) and not callable(value) and np.all(np.asarray(value) == 0)
+    # A strength may be a schedule (a callable): never statically zero.
+    return not callable(value) and _numerics.is_static_zero(value)
 
 
 # --------------------------------------------------------------------------- penalties
