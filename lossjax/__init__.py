@@ -103,6 +103,47 @@ from lossjax._linear_cross_entropy import linear_cross_entropy as linear_cross_e
 
 __all__ += ["linear_cross_entropy"]
 
+# -- sequences: log-probabilities, exact accumulation (lossjax/_sequence.py) -----
+from lossjax._sequence import linear_sequence_log_probs as linear_sequence_log_probs
+from lossjax._sequence import sequence_log_probs as sequence_log_probs
+from lossjax._sequence import sum_and_count as sum_and_count
+
+__all__ += ["linear_sequence_log_probs", "sequence_log_probs", "sum_and_count"]
+
+# -- ranking: a public submodule, lossjax.ranking (lossjax/_ranking.py) -----------
+from lossjax import ranking as ranking
+
+__all__ += ["ranking"]
+
+# -- knowledge distillation (lossjax/_distillation.py) ----------------------------
+from lossjax._distillation import distillation_loss as distillation_loss
+
+__all__ += ["distillation_loss"]
+
+# -- preference optimisation (lossjax/_preference.py) -----------------------------
+from lossjax._preference import PreferenceRewards as PreferenceRewards
+from lossjax._preference import dpo_loss as dpo_loss
+from lossjax._preference import dpo_rewards as dpo_rewards
+from lossjax._preference import orpo_loss as orpo_loss
+from lossjax._preference import simpo_loss as simpo_loss
+
+__all__ += ["PreferenceRewards", "dpo_loss", "dpo_rewards", "orpo_loss", "simpo_loss"]
+
+# -- generative models (lossjax/_generative.py) -----------------------------------
+from lossjax._generative import diffusion_loss as diffusion_loss
+from lossjax._generative import gan_discriminator_loss as gan_discriminator_loss
+from lossjax._generative import gan_generator_loss as gan_generator_loss
+from lossjax._generative import gaussian_kl_divergence as gaussian_kl_divergence
+from lossjax._generative import gradient_penalty as gradient_penalty
+
+__all__ += [
+    "diffusion_loss",
+    "gan_discriminator_loss",
+    "gan_generator_loss",
+    "gaussian_kl_divergence",
+    "gradient_penalty",
+]
+
 # -- regularization (lossjax/_regularization.py, lossjax/masks.py) ---------------
 from lossjax import masks as masks
 from lossjax._regularization import add_elastic_net as add_elastic_net
@@ -128,12 +169,22 @@ __all__ += [
     "soft_threshold",
 ]
 
+# -- checked mode: value checks under jit (lossjax/_checked.py) -------------------
+from lossjax._checked import checked as checked
+
+__all__ += ["checked"]
+
 # -- optional fast paths (lossjax/_kernels/) ------------------------------------
 from lossjax._kernels import get_kernels as get_kernels
 from lossjax._kernels import kernels as kernels
 from lossjax._kernels import set_kernels as set_kernels
 
 __all__ += ["get_kernels", "kernels", "set_kernels"]
+
+# -- the loss comparison harness (lossjax/compare/, `python -m lossjax compare`) ---
+from lossjax import compare as compare
+
+__all__ += ["compare"]
 
 # -- registry, recommendations, command line (lossjax/_registry.py, lossjax/_cli.py) ---
 from lossjax._registry import Hyperparameter as Hyperparameter

@@ -29,9 +29,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
-from lossjax._reduction import AxisName, prepare_pair, reduce_loss
+from lossjax._reduction import AxisName, Reduction, prepare_pair, reduce_loss
+from lossjax._registry import (
+    ANSWER,
+    CALIBRATION_NOTE,
+    FROM_LOGITS,
+    LABEL_SMOOTHING,
+    FromPositiveRate,
+    Recommendation,
+    real,
+    register,
+)
 
 
 def _bce(
@@ -126,16 +137,61 @@ def _pos_weight_array(pos_weight: Any, logits: jax.Array) -> jax.Array | None:
 # -- public losses ---------------------------------------------------------------
 
 
+@register(
+    task="binary",
+    input_kind="from_logits",
+    summary="Bernoulli log loss: a proper scoring rule, so sigmoid(logits) are calibrated.",
+    aliases=(
+        "bce",
+        "log_loss",
+        "logistic",
+    ),
+    default=True,
+    calibrated_probabilities=True,
+    handles_imbalance=True,
+    hyperparameters=(
+        FROM_LOGITS,
+        LABEL_SMOOTHING,
+        real(
+            "pos_weight",
+            "weight of the positive term (n_neg / n_pos for imbalance)",
+            lower=0.0,
+            optional=True,
+            scalar=False,
+        ),
+    ),
+    recommendations=(
+        Recommendation(
+            "weighted cross-entropy: pos_weight = n_negative / n_positive makes the rare class "
+            "count as much as the common one: the highest minority recall, at some precision",
+            {"pos_weight": FromPositiveRate(lambda rate: round((1.0 - rate) / rate, 2))},
+            when=("imbalanced",),
+            notes={"calibrated": "; it shifts the probabilities, so recalibrate after"},
+            handles_imbalance=True,
+            calibrated=False,
+        ),
+        Recommendation(
+            "the default for binary labels: proper scoring rule: sigmoid(logits) are calibrated "
+            "probabilities",
+            unless=("imbalanced",),
+        ),
+        Recommendation(
+            "proper scoring rule: sigmoid(logits) are calibrated probabilities; for the rare "
+            "class, choose the decision threshold on validation data",
+            when=("imbalanced",),
+        ),
+    ),
+)
 def binary_cross_entropy(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
     from_logits: bool = True,
-    label_smoothing: Any = 0.0,
-    pos_weight: Any = None,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Binary (sigmoid) cross-entropy, elementwise, for hard or soft labels.
@@ -193,12 +249,10 @@ def binary_cross_entropy(
         scikit-learn ``sklearn.metrics.log_loss``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("pos_weight", pos_weight, lower=0.0)
     logits, labels, where = prepare_pair(
         "logits", logits, "labels", labels, where, fill_a=0.0 if from_logits else 0.5
     )
+    _checks.check_binary_inputs("logits", logits, labels, from_logits=from_logits)
     eps = _smoothing(label_smoothing, logits.dtype)
     pos_weight = _pos_weight_array(pos_weight, logits)
     formula = _bce if from_logits else _bce_probabilities
@@ -208,14 +262,41 @@ def binary_cross_entropy(
     )
 
 
+@register(
+    task="binary",
+    input_kind="scores",
+    summary="Max-margin (SVM) loss: zero beyond the margin; scores are not probabilities.",
+    aliases=(
+        "hinge",
+        "svm",
+    ),
+    margin_based=True,
+    hyperparameters=(real("margin", "required margin y * score", lower=0.0),),
+    recommendations=(
+        Recommendation(
+            "max-margin classifier (linear SVM): zero beyond the margin, only examples inside it "
+            "count; scores, not probabilities",
+            when=("margin",),
+            score=ANSWER,
+        ),
+        Recommendation(
+            "not calibrated: scores are margins, not probabilities (needs Platt scaling)",
+            when=("calibrated",),
+        ),
+        Recommendation(
+            "max-margin (SVM): sparse gradients, only examples inside the margin count",
+            unless=("margin", "calibrated"),
+        ),
+    ),
+)
 def hinge_loss(
-    scores: Any,
-    labels: Any,
+    scores: ArrayLike,
+    labels: ArrayLike,
     *,
-    margin: Any = 1.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    margin: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Binary hinge loss :math:`l = \max(0, m - y' s)`, elementwise.
@@ -251,7 +332,6 @@ def hinge_loss(
         "Support-Vector Networks", 1995.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("margin", margin, lower=0.0)
     scores, labels, where = prepare_pair("scores", scores, "labels", labels, where)
     margin = _checks.hyperparameter(margin, scores.dtype)
     values = _hinge(scores, labels, margin)
@@ -260,17 +340,69 @@ def hinge_loss(
     )
 
 
+@register(
+    task="binary",
+    input_kind="from_logits",
+    summary="Cross-entropy scaled by (1 - p_t)^gamma: easy examples count less; for imbalance.",
+    aliases=(
+        "focal",
+        "binary_focal",
+        "sigmoid_focal",
+    ),
+    handles_imbalance=True,
+    hyperparameters=(
+        real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0),
+        real(
+            "alpha",
+            "weight of the positive class",
+            lower=0.0,
+            upper=1.0,
+            optional=True,
+            scalar=False,
+        ),
+        FROM_LOGITS,
+        LABEL_SMOOTHING,
+    ),
+    recommendations=(
+        # gamma alone leaves the decision threshold of a well-specified model where
+        # cross-entropy puts it (`python -m lossjax compare --task binary` shows it);
+        # alpha, the weight of the positive class, is what favours the rare class.
+        Recommendation(
+            "gamma=2 down-weights the many easy examples, alpha=0.75 weights the rare positive "
+            "class up: often a better precision/recall balance than pos_weight",
+            {"gamma": 2.0, "alpha": 0.75},
+            when=("imbalanced",),
+            unless=("negatives_rare",),
+            notes=CALIBRATION_NOTE,
+            handles_imbalance=True,
+        ),
+        Recommendation(
+            "gamma=2 down-weights the many easy examples, alpha=0.25 weights the rare negative "
+            "class up: often a better precision/recall balance than pos_weight",
+            {"gamma": 2.0, "alpha": 0.25},
+            when=("negatives_rare",),
+            notes=CALIBRATION_NOTE,
+            handles_imbalance=True,
+        ),
+        Recommendation(
+            "down-weights easy examples so that the hard ones drive training",
+            {"gamma": 2.0},
+            unless=("imbalanced",),
+            notes=CALIBRATION_NOTE,
+        ),
+    ),
+)
 def focal_loss(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
-    gamma: Any = 2.0,
-    alpha: Any = None,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
     from_logits: bool = True,
-    label_smoothing: Any = 0.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Binary (sigmoid) focal loss of Lin et al., elementwise.
@@ -324,13 +456,10 @@ def focal_loss(
         Detection", 2017 (https://arxiv.org/abs/1708.02002).
     """
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_hyperparameter("gamma", gamma, lower=0.0)
-    _checks.check_hyperparameter("alpha", alpha, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     logits, labels, where = prepare_pair(
         "logits", logits, "labels", labels, where, fill_a=0.0 if from_logits else 0.5
     )
+    _checks.check_binary_inputs("logits", logits, labels, from_logits=from_logits)
     if not from_logits:
         logits = _numerics.probabilities_to_logits(logits)
     gamma = _checks.hyperparameter(gamma, logits.dtype)

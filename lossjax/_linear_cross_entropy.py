@@ -10,7 +10,8 @@ gradient of the same size. :func:`linear_cross_entropy` never holds either:
   log-sum-exp* (running maximum ``m`` and running ``sum exp(logit - m)``, both
   float32 even for bfloat16 inputs: the matmul accumulates with
   ``preferred_element_type``). The label's logit is gathered in the block that
-  holds it, and label smoothing keeps a running sum of the logits. When the
+  holds it, and label smoothing keeps a running sum of the logits (scaled by a
+  power of two, so that it does not overflow where their mean fits). When the
   vocabulary is not a multiple of ``block_size`` the last, narrower block is
   a separate static slice, so nothing is padded or copied.
 * Backward: a ``jax.custom_vjp`` keeps as residuals only the inputs and a few
@@ -36,15 +37,26 @@ supported, as for every ``custom_vjp``.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
-from lossjax._reduction import AxisName, prepare_where, reduce_loss
+from lossjax._reduction import AxisName, Normalize, Reduction, prepare_where, reduce_loss
+from lossjax._registry import (
+    IGNORE_INDEX,
+    LABEL_SMOOTHING,
+    LOGIT_SOFT_CAP,
+    Z_LOSS,
+    Recommendation,
+    integer,
+    register,
+)
 
 DEFAULT_BLOCK_SIZE = 4096
 
@@ -125,6 +137,9 @@ def _forward(static, hidden, weight, labels, label_smoothing, z_loss, cap):
     block_size, has_cap, smoothing = static
     dtype = label_smoothing.dtype
     n, vocab = hidden.shape[0], weight.shape[1]
+    # The logits are summed scaled by 2**-k, 2**k >= vocab (exact): their plain sum overflows
+    # for logits near the float32 maximum, although their mean fits.
+    mean_scale = 2.0 ** -math.ceil(math.log2(vocab))
 
     def body(start, weight_block, carry):
         running_max, running_sum, label_logit, logit_sum = carry
@@ -140,7 +155,7 @@ def _forward(static, hidden, weight, labels, label_smoothing, z_loss, cap):
         picked = jnp.take_along_axis(logits, jnp.clip(local, 0, width - 1)[:, None], axis=1)
         label_logit = label_logit + jnp.where(inside, picked[:, 0], jnp.zeros((), dtype))
         if smoothing:
-            logit_sum = logit_sum + jnp.sum(logits, axis=1)
+            logit_sum = logit_sum + jnp.sum(logits * mean_scale, axis=1)
         return new_max, running_sum, label_logit, logit_sum
 
     zeros = jnp.zeros((n,), dtype)
@@ -150,8 +165,9 @@ def _forward(static, hidden, weight, labels, label_smoothing, z_loss, cap):
         vocab, block_size, weight, body, init
     )
     lse = running_max + jnp.log(running_sum)
-    logit_mean = logit_sum / vocab
-    loss = lse + z_loss * jnp.square(lse) - label_logit
+    logit_mean = logit_sum / (vocab * mean_scale)
+    # z lse^2 as (sqrt(z) lse)^2: z = 0 adds 0, not 0 * inf, once lse^2 overflows.
+    loss = lse + jnp.square(jnp.sqrt(z_loss) * lse) - label_logit
     if smoothing:
         loss = loss + label_smoothing * (label_logit - logit_mean)
     return loss, (lse, label_logit, logit_mean)
@@ -234,20 +250,61 @@ def _check_scalar_hyperparameter(name: str, value: Any) -> None:
         raise ValueError(f"lossjax: `{name}` must be a scalar, got shape {tuple(shape)}.")
 
 
+@register(
+    task="multiclass",
+    input_kind="hidden states",
+    summary="Cross-entropy of hidden @ weight in vocabulary blocks: never builds the [N, V] logits.",
+    aliases=(
+        "fused_ce",
+        "fused_cross_entropy",
+        "linear_ce",
+        "lce",
+    ),
+    calibrated_probabilities=True,
+    large_vocab=True,
+    hyperparameters=(
+        integer("block_size", "vocabulary columns per block", lower=1),
+        IGNORE_INDEX,
+        LABEL_SMOOTHING,
+        Z_LOSS,
+        LOGIT_SOFT_CAP,
+    ),
+    recommendations=(
+        Recommendation(
+            "fused cross-entropy of hidden @ weight: memory independent of the vocabulary, same "
+            "value and gradient as sparse cross-entropy",
+            when=("large_vocab",),
+        ),
+        Recommendation(
+            "only worth it for large vocabularies: fused cross-entropy of hidden @ weight, memory "
+            "independent of the vocabulary, same value and gradient as sparse cross-entropy",
+            unless=("large_vocab",),
+        ),
+        Recommendation(
+            "large vocabularies: the same token cross-entropy from hidden states and the "
+            "output projection, never holding the [tokens, vocabulary] logits",
+            tasks=("sequence",),
+            score=0.5,
+        ),
+    ),
+    also_for=("sequence",),
+)
 def linear_cross_entropy(
-    hidden: Any,
-    weight: Any,
-    labels: Any,
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    labels: ArrayLike,
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     ignore_index: int | None = None,
-    label_smoothing: Any = 0.0,
-    z_loss: Any = 0.0,
-    logit_soft_cap: Any = None,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    z_loss: ArrayLike = 0.0,
+    logit_soft_cap: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Cross-entropy of ``hidden @ weight`` without materialising the logits or their gradient.
 
@@ -288,7 +345,10 @@ def linear_cross_entropy(
             all accumulation is in float32).
         weight: floating array [D, V], the output projection (the transposed
             embedding for tied weights).
-        labels: integer array [N] of class indices in ``[0, V)``.
+        labels: integer array [N] of class indices in ``[0, V)``. A token whose
+            label is outside ``[0, V)`` is removed like ``ignore_index`` (as in
+            :func:`sparse_categorical_cross_entropy`); :func:`lossjax.checked`
+            raises instead.
         block_size: positive Python int, vocabulary columns per block.
         ignore_index: optional Python int; tokens whose label equals it
             contribute nothing and are left out of the mean.
@@ -302,6 +362,10 @@ def linear_cross_entropy(
         where: optional boolean mask [N]; ``False`` tokens contribute nothing.
         axis_name: mapped axis name(s) for an exact global mean under
             ``shard_map``/``pmap``.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``; the [N] tokens
+            are one sequence unless ``segment_ids`` splits them (see
+            :func:`lossjax.reduce_loss`).
+        segment_ids: optional integer [N] ids of packed sequences, 0 = padding.
 
     Returns:
         The reduced loss (at least float32), or the [N] per-token losses.
@@ -337,10 +401,6 @@ def linear_cross_entropy(
         raise ValueError(
             f"lossjax: `block_size` must be a positive Python int, got {block_size!r}."
         )
-    _checks.check_ignore_index(ignore_index)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("z_loss", z_loss, lower=0.0)
-    _checks.check_hyperparameter("logit_soft_cap", logit_soft_cap, lower=0.0, lower_open=True)
     for name, value in (
         ("label_smoothing", label_smoothing),
         ("z_loss", z_loss),
@@ -368,9 +428,14 @@ def linear_cross_entropy(
 
     dtype = _checks.compute_dtype(hidden, weight)
     where = prepare_where(where, (hidden.shape[0],))
+    vocab = weight.shape[1]
+    # Labels outside [0, V) are removed like ignore_index, as in the sparse losses
+    # (they cannot raise under jit); checked mode makes them an error.
+    _checks.check_class_labels("labels", labels, vocab, ignore_index, where)
+    kept = (labels >= 0) & (labels < vocab)
     if ignore_index is not None:
-        kept = labels != ignore_index
-        where = kept if where is None else where & kept
+        kept = kept & (labels != ignore_index)
+    where = kept if where is None else where & kept
     if where is not None:
         # Removed tokens see a zero hidden row and label 0: finite, and their
         # gradient is exactly 0 even if the original row held NaN.
@@ -390,5 +455,11 @@ def linear_cross_entropy(
         _checks.hyperparameter(logit_soft_cap if has_cap else 1.0, dtype),
     )
     return reduce_loss(
-        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+        values,
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        axis_name=axis_name,
+        normalize_by=normalize_by,
+        segment_ids=segment_ids,
     )

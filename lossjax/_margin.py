@@ -38,11 +38,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
+    Reduction,
     class_vector,
     combine_weights,
     prepare_class_labels,
@@ -50,18 +51,17 @@ from lossjax._reduction import (
     prepare_pair,
     reduce_loss,
 )
+from lossjax._registry import (
+    ANSWER,
+    CLASS_WEIGHTS,
+    Recommendation,
+    choice,
+    real,
+    register,
+)
 
 HINGE_KINDS = ("crammer_singer", "weston_watkins")
 HINGE_POWERS = (1, 2)
-
-
-def _check_power(p: Any) -> None:
-    if not _checks.is_static(p) or np.ndim(p) != 0:
-        raise TypeError(
-            f"lossjax: `p` must be the Python int 1 or 2, got {p!r}. It selects the formula "
-            "at trace time and cannot be a traced value or an array."
-        )
-    _checks.check_choice("p", p, HINGE_POWERS)
 
 
 # -- reference formulas -------------------------------------------------------------------
@@ -142,14 +142,34 @@ def _sparsemax_loss_jvp(primals, tangents):
 # -- binary losses --------------------------------------------------------------------------
 
 
+@register(
+    task="binary",
+    input_kind="scores",
+    summary="Squared max-margin loss max(0, m - y * score)^2: differentiable, penalises violations more.",
+    aliases=(
+        "squared_hinge",
+        "l2_hinge",
+    ),
+    margin_based=True,
+    hyperparameters=(real("margin", "required margin y * score", lower=0.0),),
+    recommendations=(
+        Recommendation(
+            "max-margin classifier with a smooth loss: squared hinge (L2-SVM) is differentiable and "
+            "penalises margin violations more",
+            {"margin": 1.0},
+            when=("margin",),
+            score=ANSWER,
+        ),
+    ),
+)
 def squared_hinge_loss(
-    scores: Any,
-    labels: Any,
+    scores: ArrayLike,
+    labels: ArrayLike,
     *,
-    margin: Any = 1.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    margin: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Squared hinge loss :math:`l = \max(0, m - y' s)^2`, elementwise.
@@ -198,7 +218,6 @@ def squared_hinge_loss(
         Networks", 1995.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("margin", margin, lower=0.0)
     scores, labels, where = prepare_pair("scores", scores, "labels", labels, where)
     margin = _checks.hyperparameter(margin, scores.dtype)
     values = jnp.square(jax.nn.relu(margin - _numerics.label_signs(labels, scores.dtype) * scores))
@@ -207,13 +226,27 @@ def squared_hinge_loss(
     )
 
 
+@register(
+    task="binary",
+    input_kind="scores",
+    summary="max(0, -y * score): zero once the sign is right; the perceptron's update rule.",
+    aliases=("perceptron",),
+    margin_based=True,
+    recommendations=(
+        Recommendation(
+            "no margin at all: zero once the label scores highest, so the boundary may end "
+            "anywhere; prefer the hinge for a max-margin classifier",
+            when=("margin",),
+        ),
+    ),
+)
 def perceptron_loss(
-    scores: Any,
-    labels: Any,
+    scores: ArrayLike,
+    labels: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Binary perceptron loss :math:`l = \max(0, -y' s)`, elementwise.
@@ -264,13 +297,31 @@ def perceptron_loss(
     )
 
 
+@register(
+    task="binary",
+    input_kind="logits",
+    summary="Fenchel-Young loss of the sparse sigmoid: zero once y * logit >= 1, linear far from it.",
+    aliases=(
+        "sparsemax",
+        "binary_sparsemax",
+    ),
+    margin_based=True,
+    recommendations=(
+        Recommendation(
+            "margin with sparse probabilities: sparsemax is zero beyond a margin of 1 like the "
+            "hinge, yet gives probabilities, exactly 0 or 1 beyond the margin",
+            when=("margin",),
+            score=ANSWER - 2.0,
+        ),
+    ),
+)
 def sparsemax_loss(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Binary sparsemax loss: the Fenchel-Young loss of the sparse sigmoid, elementwise.
@@ -324,7 +375,11 @@ def sparsemax_loss(
     """
     _checks.check_reduction(reduction)
     logits, labels, where = prepare_pair("logits", logits, "labels", labels, where)
-    values = jax.nn.sparse_plus(-_numerics.label_signs(labels, logits.dtype) * logits)
+    margins = -_numerics.label_signs(labels, logits.dtype) * logits
+    # sparse_plus: 0 below -1, (x + 1)^2 / 4 up to 1, x above. The quadratic sees x
+    # clipped to [-1, 1]: the derivative of (x + 1)^2 overflows for |x| > 1.7e38.
+    quadratic = 0.25 * jnp.square(jnp.clip(margins, -1.0, 1.0) + 1.0)
+    values = jnp.where(margins < 1, quadratic, margins)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -333,13 +388,27 @@ def sparsemax_loss(
 # -- multiclass losses ------------------------------------------------------------------------
 
 
+@register(
+    task="multiclass",
+    input_kind="scores",
+    summary="max_k s_k - s_y: zero once the label scores highest; the multiclass perceptron.",
+    aliases=("multiclass_perceptron",),
+    margin_based=True,
+    recommendations=(
+        Recommendation(
+            "no margin at all: zero once the label scores highest, so the boundary may end "
+            "anywhere; prefer the hinge for a max-margin classifier",
+            when=("margin",),
+        ),
+    ),
+)
 def multiclass_perceptron_loss(
-    scores: Any,
-    labels: Any,
+    scores: ArrayLike,
+    labels: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Multiclass perceptron loss :math:`l = \max_k s_k - s_y`, one value per example.
@@ -394,13 +463,28 @@ def multiclass_perceptron_loss(
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="logits",
+    summary="Fenchel-Young loss of sparsemax: sparse probabilities, zero beyond a margin of 1.",
+    aliases=("multiclass_sparsemax",),
+    margin_based=True,
+    recommendations=(
+        Recommendation(
+            "margin with sparse probabilities: sparsemax is zero beyond a margin of 1 like the "
+            "hinge, yet gives probabilities, exactly 0 for the clearly wrong classes",
+            when=("margin",),
+            score=ANSWER - 2.0,
+        ),
+    ),
+)
 def multiclass_sparsemax_loss(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Multiclass sparsemax loss (Martins and Astudillo), one value per example.
@@ -460,17 +544,63 @@ def multiclass_sparsemax_loss(
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="scores",
+    summary="Multiclass SVM loss (Crammer-Singer or Weston-Watkins): zero beyond the margin.",
+    aliases=(
+        "multiclass_hinge",
+        "categorical_hinge",
+        "multi_margin",
+    ),
+    margin_based=True,
+    handles_imbalance=True,
+    hyperparameters=(
+        real("margin", "required margin s_y - s_k", lower=0.0),
+        choice(
+            "kind",
+            "most violating class or sum over classes (PyTorch MultiMarginLoss)",
+            ("crammer_singer", "weston_watkins"),
+        ),
+        choice("p", "power of each hinge term (2: squared hinge)", (1, 2)),
+        CLASS_WEIGHTS,
+    ),
+    recommendations=(
+        Recommendation(
+            "max-margin multiclass classifier (Crammer-Singer SVM): zero once the label beats every "
+            "other class by the margin; scores, not probabilities",
+            {"margin": 1.0},
+            when=("margin",),
+            score=ANSWER,
+        ),
+        Recommendation(
+            "max-margin with a smooth loss: squared multiclass hinge, differentiable, penalises "
+            "margin violations more",
+            {"p": 2},
+            when=("margin",),
+            score=ANSWER - 1.0,
+        ),
+        Recommendation(
+            "weighted multiclass hinge: class_weights = inverse class frequencies (a [K] array) "
+            "make rare classes count as much as common ones",
+            when=("margin", "imbalanced"),
+            score=ANSWER,
+            requires=("class_weights",),
+            handles_imbalance=True,
+        ),
+    ),
+)
 def multiclass_hinge_loss(
-    scores: Any,
-    labels: Any,
+    scores: ArrayLike,
+    labels: ArrayLike,
     *,
-    margin: Any = 1.0,
+    margin: ArrayLike = 1.0,
     kind: str = "crammer_singer",
     p: int = 1,
-    class_weights: Any = None,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    class_weights: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Multiclass hinge loss, Crammer-Singer or Weston-Watkins, one value per example.
@@ -547,10 +677,6 @@ def multiclass_hinge_loss(
         ``keras.losses.CategoricalHinge``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("margin", margin, lower=0.0)
-    _checks.check_choice("kind", kind, HINGE_KINDS)
-    _check_power(p)
-    _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
     scores, labels, keep = prepare_class_labels(
         scores, labels, where, -1, None, logits_fill=0.0, name="scores"
     )
@@ -642,9 +768,9 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]) -> Callabl
         scores: Any,
         targets: Any,
         *,
-        reduction: str = "mean",
-        weights: Any = None,
-        where: Any = None,
+        reduction: Reduction = "mean",
+        weights: ArrayLike | None = None,
+        where: ArrayLike | None = None,
         axis_name: AxisName | None = None,
     ) -> jax.Array:
         r"""A Fenchel-Young loss :math:`\Omega^*(s) - \langle s, t \rangle` per example.

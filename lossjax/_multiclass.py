@@ -48,15 +48,34 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
+    Normalize,
+    Reduction,
     class_vector,
     combine_weights,
     prepare_class_labels,
     prepare_class_targets,
     reduce_loss,
+)
+from lossjax._registry import (
+    CALIBRATION_NOTE,
+    CLASS_AXES,
+    CLASS_AXIS,
+    CLASS_MASK,
+    CLASS_WEIGHTS,
+    FROM_LOGITS,
+    IGNORE_INDEX,
+    LABEL_SMOOTHING,
+    LOGIT_SOFT_CAP,
+    Z_LOSS,
+    Recommendation,
+    flag,
+    real,
+    register,
 )
 
 # -- reference formulas -------------------------------------------------------------------
@@ -70,16 +89,23 @@ def _per_class(vector: jax.Array, ndim: int) -> jax.Array:
 def _label_log_odds(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(a, z_y)``: the log-odds against the label ``a = log sum_{k != y} e^{z_k - z_y}``.
 
-    The differences ``z_k - z_y`` are taken before the log-sum-exp, so that
-    ``a`` is exact for logits of any size (``-1e4 + log 3`` would round).
+    ``a = (m - z_y) + log sum_{k != y} e^{z_k - m}`` with ``m`` the largest
+    other logit: exact to rounding for logits of any size, and no difference
+    of two logits is formed beyond ``m - z_y`` (inf only where ``a`` is).
     """
     classes = jax.lax.broadcasted_iota(labels.dtype, logits.shape, logits.ndim - 1)
     # Classes excluded with a -inf logit are left out too (their term is 0,
     # and a log-sum-exp over nothing but -inf has a NaN gradient).
     others = (labels[..., None] != classes) & (logits > -jnp.inf)
     z_y = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
+    # Shifted by the largest other logit m, held constant (a does not depend on it):
+    # z_k - m <= 0, whereas z_k - z_y overflows for logits of opposite signs near the
+    # float32 maximum, and the log-sum-exp of an inf has a NaN gradient.
+    m = jax.lax.stop_gradient(jnp.max(jnp.where(others, logits, -jnp.inf), axis=-1))
+    m = jnp.where(m > -jnp.inf, m, jnp.zeros((), m.dtype))
     # With no other class the log-sum-exp is -inf and a = -inf: p_y = 1.
-    return jax.nn.logsumexp(logits - z_y[..., None], axis=-1, where=others), z_y
+    others_lse = jax.nn.logsumexp(logits - m[..., None], axis=-1, where=others)
+    return (m - z_y) + others_lse, z_y
 
 
 def _top_class(logits: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -118,28 +144,19 @@ def _log_softmax_jvp(primals, tangents):
 
 
 def _label_smoothing_term(
-    neg_log_q_y: jax.Array,
-    neg_log_q: jax.Array | None,
-    spread: jax.Array | None,
-    class_weights: jax.Array | None,
-    kept: jax.Array | None = None,
+    neg_log_q: jax.Array, class_weights: jax.Array | None, kept: jax.Array | None = None
 ) -> jax.Array:
     """``sum_k v_k (-log q_k)`` over the kept classes, for class weights ``v`` (all 1 without them).
 
-    From logits it is ``sum(v) (-log q_y) - sum_k v_k (z_k - z_y)`` (``spread``
-    holds ``z_k - z_y``): exact differences for logits of any size. From
-    probabilities ``neg_log_q`` holds the floored ``-log q_k``.
+    Every term is non-negative, so the sum is never ``inf - inf``.
     """
-    per_class = spread if spread is not None else neg_log_q
-    num_classes = per_class.shape[-1]
-    v = jnp.ones((num_classes,), neg_log_q_y.dtype) if class_weights is None else class_weights
-    v = _per_class(v, per_class.ndim)
-    if kept is not None:  # select, never multiply: a removed class's spread is -inf
+    num_classes = neg_log_q.shape[-1]
+    v = jnp.ones((num_classes,), neg_log_q.dtype) if class_weights is None else class_weights
+    v = _per_class(v, neg_log_q.ndim)
+    if kept is not None:  # select, never multiply: a removed class's -log q is inf
         v = jnp.where(kept, v, jnp.zeros((), v.dtype))
-        per_class = jnp.where(kept, per_class, jnp.zeros((), per_class.dtype))
-    if spread is not None:
-        return jnp.sum(v, axis=-1) * neg_log_q_y - jnp.sum(v * per_class, axis=-1)
-    return jnp.sum(v * per_class, axis=-1)
+        neg_log_q = jnp.where(kept, neg_log_q, jnp.zeros((), neg_log_q.dtype))
+    return jnp.sum(v * neg_log_q, axis=-1)
 
 
 def _cross_entropy(log_q: jax.Array, targets: jax.Array) -> jax.Array:
@@ -173,7 +190,9 @@ def _log1m_softmax(logits: jax.Array, log_q: jax.Array) -> jax.Array:
     safe = jnp.where(rest, log_q, jnp.zeros((), log_q.dtype))
     log_rest = jax.nn.logsumexp(safe, axis=-1, keepdims=True, where=rest | ~has_rest)
     log_rest = jnp.where(has_rest, log_rest, -jnp.inf)
-    below = jnp.log1p(-jnp.exp(jnp.where(others, log_q, -jnp.inf)))
+    # q_k = 0 (log q_k = -inf, a logit far below the top) has log(1 - q_k) = 0 and slope 0:
+    # taken as a constant there, so that an infinite cotangent meets no 0 * inf.
+    below = jnp.log1p(-jnp.exp(jnp.where(rest, log_q, -jnp.inf)))
     return jnp.where(others, below, log_rest)
 
 
@@ -212,28 +231,31 @@ def _class_mask(class_mask: Any, logits: jax.Array, axis: int) -> jax.Array | No
 def _mask_classes(
     mask: jax.Array | None,
     logits: jax.Array,
-    targets: jax.Array | None,
     where: jax.Array | None,
     *,
     from_logits: bool,
-    target_fill: float = 0.0,
-) -> tuple[jax.Array, jax.Array | None, jax.Array | None, jax.Array | None]:
-    """Removes the classes ``mask`` leaves out: logit ``-inf`` (probability 0), target 0.
+) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+    """Removes the classes ``mask`` leaves out: logit ``-inf`` (probability 0).
 
     The replacement selects, so NaN or inf in a removed class reaches neither
     the value nor the gradient. An example with no kept class is removed
-    (folded into ``where``). Returns ``(logits, targets, mask, where)``; the
-    returned mask keeps every class of the removed examples.
+    (folded into ``where``). Returns ``(logits, mask, where)``; the returned
+    mask keeps every class of the removed examples (see :func:`_mask_targets`).
     """
     if mask is None:
-        return logits, targets, None, where
+        return logits, None, where
     kept_any = jnp.any(mask, axis=-1, keepdims=True)
     logits = jnp.where(mask, logits, -jnp.inf if from_logits else 0.0)
     logits = jnp.where(kept_any, logits, jnp.zeros((), logits.dtype))
-    if targets is not None:
-        targets = jnp.where(mask, targets, jnp.asarray(target_fill, targets.dtype))
     where = kept_any[..., 0] if where is None else where & kept_any[..., 0]
-    return logits, targets, mask | ~kept_any, where
+    return logits, mask | ~kept_any, where
+
+
+def _mask_targets(mask: jax.Array | None, targets: jax.Array, fill: float = 0.0) -> jax.Array:
+    """The targets of the classes ``mask`` leaves out replaced by ``fill`` (a select)."""
+    if mask is None:
+        return targets
+    return jnp.where(mask, targets, jnp.asarray(fill, targets.dtype))
 
 
 def _num_kept(mask: jax.Array | None, num_classes: int, dtype: Any, keepdims: bool = True) -> Any:
@@ -256,8 +278,8 @@ def _several_class_axes(
             f"{axes}, {flat.shape[:-1]}; got labels.shape={tuple(labels.shape)} and "
             f"logits.shape={tuple(logits.shape)}."
         )
-    if class_mask is not None:
-        mask = _class_mask(class_mask, logits, -1)  # broadcast to the logits as given
+    mask = _class_mask(class_mask, logits, -1)  # broadcast to the logits as given
+    if mask is not None:
         class_mask = _flatten_class_axes(mask, axes)
     return flat, labels, class_mask, -1
 
@@ -293,19 +315,46 @@ def _flatten_class_axes(x: jax.Array, axes: tuple[Any, ...]) -> jax.Array:
 # -- losses -----------------------------------------------------------------------------
 
 
+@register(
+    task="multiclass",
+    input_kind="from_logits",
+    summary="Softmax cross-entropy on one-hot or soft target distributions, with label smoothing.",
+    aliases=(
+        "cce",
+        "cross_entropy",
+        "softmax_cross_entropy",
+    ),
+    calibrated_probabilities=True,
+    handles_imbalance=True,
+    hyperparameters=(
+        FROM_LOGITS,
+        LABEL_SMOOTHING,
+        CLASS_WEIGHTS,
+        CLASS_MASK,
+        CLASS_AXIS,
+    ),
+    recommendations=(
+        Recommendation(
+            "one-hot or soft targets; label smoothing 0.1 regularises over-confident large models",
+            {"label_smoothing": 0.1},
+        ),
+    ),
+)
 def categorical_cross_entropy(
-    logits: Any,
-    targets: Any,
+    logits: ArrayLike,
+    targets: ArrayLike,
     *,
     from_logits: bool = True,
-    label_smoothing: Any = 0.0,
-    class_weights: Any = None,
-    class_mask: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    class_mask: ArrayLike | None = None,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Cross-entropy between target distributions and ``softmax(logits)``.
 
@@ -364,6 +413,11 @@ def categorical_cross_entropy(
         where: optional boolean per-example mask; ``False`` removes an example,
             whatever its logits and targets hold (NaN included).
         axis_name: mapped axis name(s) for an exact global mean.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``: the mean over all
+            kept tokens, or per sequence (the last per-example axis) first
+            (see :func:`lossjax.reduce_loss`).
+        segment_ids: optional integer per-example ids of packed sequences,
+            0 = padding.
 
     Returns:
         The reduced loss (float32 at least), or the per-example losses.
@@ -382,14 +436,12 @@ def categorical_cross_entropy(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
     logits, targets, where = prepare_class_targets(logits, targets, where, axis, target_fill=0.0)
+    _checks.check_target_distributions("targets", targets, where)
     mask = _class_mask(class_mask, logits, axis)
-    logits, targets, mask, where = _mask_classes(
-        mask, logits, targets, where, from_logits=from_logits
-    )
+    targets = _mask_targets(mask, targets)
+    logits, mask, where = _mask_classes(mask, logits, where, from_logits=from_logits)
+    _checks.check_probabilities("logits", logits, from_logits=from_logits)
     dtype, num_classes = logits.dtype, logits.shape[-1]
     smoothed = targets
     if not _numerics.is_static_zero(label_smoothing):
@@ -409,24 +461,91 @@ def categorical_cross_entropy(
         values = _numerics.safe_divide(values, example_weights)
         weights = combine_weights(weights, example_weights)
     return reduce_loss(
-        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+        values,
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        axis_name=axis_name,
+        normalize_by=normalize_by,
+        segment_ids=segment_ids,
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="from_logits",
+    summary="Softmax cross-entropy on integer labels; calibrated, with class weights and ignore_index.",
+    aliases=(
+        "sparse_cce",
+        "scce",
+        "sparse_cross_entropy",
+        "nll",
+    ),
+    default=True,
+    calibrated_probabilities=True,
+    handles_imbalance=True,
+    hyperparameters=(
+        FROM_LOGITS,
+        LABEL_SMOOTHING,
+        CLASS_WEIGHTS,
+        CLASS_MASK,
+        IGNORE_INDEX,
+        Z_LOSS,
+        LOGIT_SOFT_CAP,
+        CLASS_AXES,
+    ),
+    recommendations=(
+        Recommendation(
+            "weighted cross-entropy: class_weights = inverse class frequencies (a [K] array) make "
+            "rare classes count as much as common ones",
+            when=("imbalanced",),
+            notes={"calibrated": "; shifts the probabilities, recalibrate after"},
+            requires=("class_weights",),
+            handles_imbalance=True,
+            calibrated=False,
+        ),
+        Recommendation(
+            "the default for integer labels: calibrated softmax probabilities",
+            notes={"large_vocab": "; materialises [N, K] logits and their gradient"},
+        ),
+        Recommendation(
+            "next-token prediction: the mean over all kept tokens; normalize_by='sequences' "
+            "makes every sequence count once, segment_ids handles packed sequences",
+            tasks=("sequence",),
+            score=1.0,
+        ),
+        Recommendation(
+            "large models: PaLM's z-loss (1e-4 lse^2) keeps the softmax normaliser near 1 "
+            "and training stable in low precision",
+            {"z_loss": 1e-4},
+            tasks=("sequence",),
+        ),
+        Recommendation(
+            "label smoothing 0.1 regularises over-confident large models",
+            {"label_smoothing": 0.1},
+            tasks=("sequence",),
+        ),
+    ),
+    also_for=("sequence",),
+)
 def sparse_categorical_cross_entropy(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
     from_logits: bool = True,
-    label_smoothing: Any = 0.0,
-    class_weights: Any = None,
-    class_mask: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    class_mask: ArrayLike | None = None,
     ignore_index: int | None = None,
+    z_loss: ArrayLike = 0.0,
+    logit_soft_cap: ArrayLike | None = None,
     axis: int | tuple[int, ...] = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Cross-entropy with integer class labels, without materialising a one-hot.
 
@@ -453,8 +572,8 @@ def sparse_categorical_cross_entropy(
     denominator: those with ``where`` False, those labelled ``ignore_index``,
     and those whose label is outside ``[0, K)``. Out-of-range labels cannot
     raise under ``jax.jit``; they are removed like ``ignore_index`` rather
-    than gathering an arbitrary logit, so check labels beforehand if a
-    malformed label should be an error.
+    than gathering an arbitrary logit; under :func:`lossjax.checked` a
+    malformed label is an error.
 
     ``class_mask`` removes classes from the softmax as in
     :func:`categorical_cross_entropy` (optax's per-class ``where``). A label
@@ -464,6 +583,15 @@ def sparse_categorical_cross_entropy(
     (optax's ``softmax_cross_entropy_with_integer_labels`` returns
     :math:`\operatorname{logsumexp}_{\text{kept}}(z) - z_y` there, not a
     log-probability, and the dense optax loss drops the mass as here.)
+
+    Language-model options, as in :func:`linear_cross_entropy` (which equals
+    this loss on ``hidden @ weight``): ``z_loss`` :math:`\zeta` adds PaLM's
+    :math:`\zeta\,\mathrm{lse}_i^2`, :math:`\mathrm{lse}_i =
+    \log\sum_k e^{z_{ik}}` over the kept classes, to each kept example's loss
+    (weighted like it), and ``logit_soft_cap`` :math:`c` replaces every logit
+    by :math:`c \tanh(z / c)` (Gemma 2) before everything else; a logit of
+    :math:`-\infty` (an excluded class) stays :math:`-\infty`. Both act on
+    logits: ``from_logits=False`` refuses them.
 
     A tuple ``axis`` takes several class axes, as optax does: they are moved
     last in the order given and flattened, ``labels`` has the shape of
@@ -484,11 +612,20 @@ def sparse_categorical_cross_entropy(
             ``logits.shape`` as given; False removes a class from the softmax.
         ignore_index: optional label value whose examples are removed
             (PyTorch's default is -100; here the default is None).
+        z_loss: non-negative coefficient :math:`\zeta` of
+            :math:`\mathrm{lse}^2`; a Python number or a traced scalar.
+        logit_soft_cap: ``None`` (default) or a positive cap :math:`c`; a
+            Python number or a traced scalar.
         axis: the class axis of ``logits``, or a tuple of class axes.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per example).
         weights: optional per-example weights, broadcastable to ``labels.shape``.
         where: optional boolean mask of ``labels``' shape.
         axis_name: mapped axis name(s) for an exact global mean.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``: the mean over all
+            kept tokens, or per sequence (the last per-example axis) first
+            (see :func:`lossjax.reduce_loss`).
+        segment_ids: optional integer per-example ids of packed sequences,
+            0 = padding.
 
     Returns:
         The reduced loss (float32 at least), or the per-example losses
@@ -509,17 +646,28 @@ def sparse_categorical_cross_entropy(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("class_weights", class_weights, lower=0.0)
+    has_z_loss = not _numerics.is_static_zero(z_loss)
+    if not from_logits and (has_z_loss or logit_soft_cap is not None):
+        raise ValueError(
+            "lossjax: `z_loss` and `logit_soft_cap` act on logits; sparse_categorical_cross_"
+            "entropy got from_logits=False (probabilities). Pass logits, or leave them unset."
+        )
     if isinstance(axis, tuple):
         logits, labels, class_mask, axis = _several_class_axes(logits, labels, class_mask, axis)
+    keep: jax.Array | None
     logits, labels, keep = prepare_class_labels(
         logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
     )
     dtype, num_classes = logits.dtype, logits.shape[-1]
     mask = _class_mask(class_mask, logits, axis)
-    logits, _, mask, keep = _mask_classes(mask, logits, None, keep, from_logits=from_logits)
+    logits, mask, keep = _mask_classes(mask, logits, keep, from_logits=from_logits)
+    _checks.check_probabilities("logits", logits, from_logits=from_logits)
+    if logit_soft_cap is not None:
+        cap = _checks.hyperparameter(logit_soft_cap, dtype)
+        # An excluded class (-inf) stays excluded; the select keeps tanh away from it.
+        finite = logits > -jnp.inf
+        capped = cap * jnp.tanh(jnp.where(finite, logits, jnp.zeros((), dtype)) / cap)
+        logits = jnp.where(finite, capped, -jnp.inf)
     labels, label_kept = _label_on_kept_class(labels, mask)
     cw = cw_y = None
     if class_weights is not None:
@@ -529,40 +677,90 @@ def sparse_categorical_cross_entropy(
 
     if from_logits:
         a, z_y = _label_log_odds(logits, labels)
-        nll, neg_log_q, spread = jax.nn.softplus(a), None, logits - z_y[..., None]
+        nll, neg_log_q = jax.nn.softplus(a), None
     else:
         neg_log_q = -_numerics.floored_log(logits)
         nll = jnp.take_along_axis(neg_log_q, labels[..., None], axis=-1)[..., 0]
-        spread = None
     values = nll if label_kept is None else jnp.where(label_kept, nll, 0.0)
     if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
-        total = _label_smoothing_term(nll, neg_log_q, spread, cw, mask)
-        total = total / _num_kept(mask, num_classes, dtype, keepdims=False)
+        if neg_log_q is None:
+            neg_log_q = -_log_softmax(logits)
+        # Each -log q_k is divided by the number of classes before the sum, whose
+        # mean can fit where the sum would overflow.
+        neg_log_q = neg_log_q / _num_kept(mask, num_classes, dtype)
+        total = _label_smoothing_term(neg_log_q, cw, mask)
         smooth = total if cw_y is None else _numerics.safe_divide(total, cw_y)
         # `where`, not a product: with an excluded class (-inf logit) the
         # smoothing term is inf, and a traced eps = 0 must still give 0, not nan.
         values = (1 - eps) * values + jnp.where(eps == 0, jnp.zeros((), dtype), eps * smooth)
+    if has_z_loss:
+        # lse = z_y - log q_y, from the label's log-odds: no second log-sum-exp.
+        values = values + _checks.hyperparameter(z_loss, dtype) * jnp.square(z_y + nll)
     return reduce_loss(
-        values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
+        values,
+        reduction=reduction,
+        weights=weights,
+        where=keep,
+        axis_name=axis_name,
+        normalize_by=normalize_by,
+        segment_ids=segment_ids,
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="from_logits",
+    summary="Softmax focal loss on labels or distributions: down-weights easy examples.",
+    aliases=(
+        "categorical_focal",
+        "multiclass_focal",
+        "softmax_focal",
+    ),
+    handles_imbalance=True,
+    hyperparameters=(
+        real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0),
+        real(
+            "alpha",
+            "balance factor, scalar or [K]",
+            lower=0.0,
+            upper=1.0,
+            optional=True,
+            scalar=False,
+        ),
+        FROM_LOGITS,
+        LABEL_SMOOTHING,
+        CLASS_MASK,
+        IGNORE_INDEX,
+        CLASS_AXIS,
+    ),
+    recommendations=(
+        Recommendation(
+            "down-weights easy examples so that rare classes drive training; a [K] alpha weights "
+            "the rare classes up",
+            {"gamma": 2.0},
+            notes=CALIBRATION_NOTE,
+            handles_imbalance=True,
+        ),
+    ),
+)
 def categorical_focal_loss(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
-    gamma: Any = 2.0,
-    alpha: Any = None,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
     from_logits: bool = True,
-    label_smoothing: Any = 0.0,
-    class_mask: Any = None,
+    label_smoothing: ArrayLike = 0.0,
+    class_mask: ArrayLike | None = None,
     ignore_index: int | None = None,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Softmax focal loss: cross-entropy scaled down on easy examples.
 
@@ -628,6 +826,11 @@ def categorical_focal_loss(
             per-example shape (``logits.shape`` without ``axis``).
         where: optional boolean per-example mask.
         axis_name: mapped axis name(s) for an exact global mean.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``: the mean over all
+            kept tokens, or per sequence (the last per-example axis) first
+            (see :func:`lossjax.reduce_loss`).
+        segment_ids: optional integer per-example ids of packed sequences,
+            0 = padding.
 
     Returns:
         The reduced loss (float32 at least), or the per-example losses.
@@ -650,10 +853,6 @@ def categorical_focal_loss(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_hyperparameter("gamma", gamma, lower=0.0)
-    _checks.check_hyperparameter("alpha", alpha, lower=0.0, upper=1.0)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     dense = _are_distributions(logits, labels)
     if dense:
         if ignore_index is not None:
@@ -662,11 +861,11 @@ def categorical_focal_loss(
                 "target distributions (a float array of the logits' shape). Use `where`."
             )
         logits, targets, keep = prepare_class_targets(logits, labels, where, axis)
+        _checks.check_target_distributions("labels", targets, keep)
     else:
-        logits, labels, keep = prepare_class_labels(
+        logits, int_labels, keep = prepare_class_labels(
             logits, labels, where, axis, ignore_index, logits_fill=0.0 if from_logits else 1.0
         )
-        targets = None
     dtype, num_classes = logits.dtype, logits.shape[-1]
     if num_classes < 2:
         raise ValueError(
@@ -674,24 +873,30 @@ def categorical_focal_loss(
             f"{num_classes} along `axis`."
         )
     mask = _class_mask(class_mask, logits, axis)
-    logits, targets, mask, keep = _mask_classes(
-        mask, logits, targets, keep, from_logits=from_logits
-    )
+    if dense:
+        targets = _mask_targets(mask, targets)
+    logits, mask, keep = _mask_classes(mask, logits, keep, from_logits=from_logits)
+    _checks.check_probabilities("logits", logits, from_logits=from_logits)
     gamma = _checks.hyperparameter(gamma, dtype)
     alpha = None if alpha is None else _focal_alpha(alpha, num_classes, dtype)
     if not dense and _numerics.is_static_zero(label_smoothing):
-        values = _focal_on_labels(logits, labels, mask, gamma, alpha, from_logits)
+        values = _focal_on_labels(logits, int_labels, mask, gamma, alpha, from_logits)
     else:
         if not dense:  # label smoothing on labels: the distribution formula on the one-hot
-            targets = jax.nn.one_hot(labels, num_classes, dtype=dtype)
-            targets = targets if mask is None else jnp.where(mask, targets, 0.0)
+            targets = _mask_targets(mask, jax.nn.one_hot(int_labels, num_classes, dtype=dtype))
         if not _numerics.is_static_zero(label_smoothing):
             eps = _checks.hyperparameter(label_smoothing, dtype)
             targets = targets * (1 - eps) + eps / _num_kept(mask, num_classes, dtype)
-            targets = targets if mask is None else jnp.where(mask, targets, 0.0)
+            targets = _mask_targets(mask, targets)
         values = _focal_on_targets(logits, targets, gamma, alpha, from_logits)
     return reduce_loss(
-        values, reduction=reduction, weights=weights, where=keep, axis_name=axis_name
+        values,
+        reduction=reduction,
+        weights=weights,
+        where=keep,
+        axis_name=axis_name,
+        normalize_by=normalize_by,
+        segment_ids=segment_ids,
     )
 
 
@@ -708,7 +913,11 @@ def _focal_on_labels(
     if from_logits:
         # -log p_y = softplus(a) and log(1 - p_y) = -softplus(-a), exact for any a.
         a, _ = _label_log_odds(logits, labels)
-        nll, log1m = jax.nn.softplus(a), -jax.nn.softplus(-a)
+        # At a = inf (a margin beyond float32) log(1 - p_y) is exactly 0; written as 0 there,
+        # so that the product rule's nll * slope = inf * 0 stays out of the gradient.
+        finite = a < jnp.inf
+        log1m = jnp.where(finite, -jax.nn.softplus(-jnp.where(finite, a, 0.0)), 0.0)
+        nll = jax.nn.softplus(a)
     else:
         p_y = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
         nll, log1m = -_numerics.floored_log(p_y), _numerics.floored_log1m(p_y)
@@ -761,18 +970,42 @@ def _focal_alpha(alpha: Any, num_classes: int, dtype: Any) -> jax.Array:
     return class_vector("alpha", alpha, num_classes, dtype)
 
 
+@register(
+    task="multiclass",
+    input_kind="from_logits",
+    summary="KL(targets || predictions) for target distributions, e.g. knowledge distillation.",
+    aliases=(
+        "kl",
+        "kld",
+        "kl_div",
+    ),
+    hyperparameters=(
+        FROM_LOGITS,
+        flag("log_targets", "targets are given as log-probabilities"),
+        CLASS_MASK,
+        CLASS_AXIS,
+    ),
+    recommendations=(
+        Recommendation(
+            "when the targets are distributions, e.g. a teacher's softened probabilities in "
+            "knowledge distillation"
+        ),
+    ),
+)
 def kl_divergence(
-    logits: Any,
-    targets: Any,
+    logits: ArrayLike,
+    targets: ArrayLike,
     *,
     from_logits: bool = True,
     log_targets: bool = False,
-    class_mask: Any = None,
+    class_mask: ArrayLike | None = None,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Kullback-Leibler divergence ``KL(targets || softmax(logits))`` per example.
 
@@ -809,6 +1042,11 @@ def kl_divergence(
             per-example shape (``logits.shape`` without ``axis``).
         where: optional boolean per-example mask.
         axis_name: mapped axis name(s) for an exact global mean.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``: the mean over all
+            kept tokens, or per sequence (the last per-example axis) first
+            (see :func:`lossjax.reduce_loss`).
+        segment_ids: optional integer per-example ids of packed sequences,
+            0 = padding.
 
     Returns:
         The reduced divergence (float32 at least), or the per-example values.
@@ -826,8 +1064,6 @@ def kl_divergence(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_flag("from_logits", from_logits)
-    _checks.check_flag("log_targets", log_targets)
     logits, targets, where = prepare_class_targets(
         logits,
         targets,
@@ -836,15 +1072,11 @@ def kl_divergence(
         targets_floating=log_targets,
         target_fill=-jnp.inf if log_targets else 0.0,
     )
+    _checks.check_target_distributions("targets", targets, where, log=log_targets)
     mask = _class_mask(class_mask, logits, axis)
-    logits, targets, _, where = _mask_classes(
-        mask,
-        logits,
-        targets,
-        where,
-        from_logits=from_logits,
-        target_fill=-jnp.inf if log_targets else 0.0,
-    )
+    targets = _mask_targets(mask, targets, -jnp.inf if log_targets else 0.0)
+    logits, mask, where = _mask_classes(mask, logits, where, from_logits=from_logits)
+    _checks.check_probabilities("logits", logits, from_logits=from_logits)
     if log_targets:
         # A log-target of -inf is a zero target.
         log_t, t = targets, jnp.exp(targets)
@@ -853,20 +1085,41 @@ def kl_divergence(
         log_t = jnp.log(jnp.where(t > 0, t, jnp.ones((), t.dtype)))
     values = _kl(_log_probabilities(logits, from_logits), t, log_t)
     return reduce_loss(
-        values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
+        values,
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        axis_name=axis_name,
+        normalize_by=normalize_by,
+        segment_ids=segment_ids,
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="logits",
+    summary="Poly-1: cross-entropy + epsilon (1 - p_t); epsilon tunes the push on confident classes.",
+    aliases=(
+        "poly1",
+        "poly_loss",
+        "poly1_cross_entropy",
+    ),
+    hyperparameters=(
+        real("epsilon", "coefficient of (1 - p_t); 0 gives cross-entropy"),
+        LABEL_SMOOTHING,
+        CLASS_AXIS,
+    ),
+)
 def poly_cross_entropy(
-    logits: Any,
-    targets: Any,
+    logits: ArrayLike,
+    targets: ArrayLike,
     *,
-    epsilon: Any = 2.0,
-    label_smoothing: Any = 0.0,
+    epsilon: ArrayLike = 2.0,
+    label_smoothing: ArrayLike = 0.0,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Poly-1 loss: cross-entropy plus :math:`\epsilon` times the first polynomial term.
@@ -920,9 +1173,8 @@ def poly_cross_entropy(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("epsilon", epsilon)
-    _checks.check_hyperparameter("label_smoothing", label_smoothing, lower=0.0, upper=1.0)
     logits, targets, where = prepare_class_targets(logits, targets, where, axis, target_fill=0.0)
+    _checks.check_target_distributions("targets", targets, where)
     dtype, num_classes = logits.dtype, logits.shape[-1]
     if not _numerics.is_static_zero(label_smoothing):
         eps = _checks.hyperparameter(label_smoothing, dtype)
@@ -938,15 +1190,28 @@ def poly_cross_entropy(
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="logits",
+    summary="(1 - p_y^q) / q on integer labels: robust to noisy labels (q -> 0: cross-entropy).",
+    aliases=(
+        "gce",
+        "generalized_ce",
+    ),
+    hyperparameters=(
+        real("q", "exponent: near 0 cross-entropy, 1 MAE", lower=0.0, upper=1.0, lower_open=True),
+        CLASS_AXIS,
+    ),
+)
 def generalized_cross_entropy(
-    logits: Any,
-    labels: Any,
+    logits: ArrayLike,
+    labels: ArrayLike,
     *,
-    q: Any = 0.7,
+    q: ArrayLike = 0.7,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Generalized cross-entropy: a noise-robust loss between cross-entropy and MAE.
@@ -999,7 +1264,6 @@ def generalized_cross_entropy(
     """
 
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("q", q, lower=0.0, upper=1.0, lower_open=True)
     logits, labels, keep = prepare_class_labels(logits, labels, where, axis, None, logits_fill=0.0)
     q = _checks.hyperparameter(q, logits.dtype)
     a, _ = _label_log_odds(logits, labels)
@@ -1009,14 +1273,25 @@ def generalized_cross_entropy(
     )
 
 
+@register(
+    task="multiclass",
+    input_kind="predictions",
+    summary="Generalized KL for unnormalised measures from log-predictions: sum t log(t/p) - t + p.",
+    aliases=(
+        "generalized_kl_divergence",
+        "generalized_kl",
+        "convex_kl",
+    ),
+    hyperparameters=(CLASS_AXIS,),
+)
 def convex_kl_divergence(
-    log_predictions: Any,
-    targets: Any,
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
     *,
     axis: int = -1,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Generalized KL divergence between unnormalised measures :math:`t` and :math:`p`.
@@ -1031,7 +1306,10 @@ def convex_kl_divergence(
     :func:`kl_divergence` when both sum to 1, and 0 exactly when
     :math:`p = t`. :math:`0 \log 0 = 0`: a zero target contributes
     :math:`p_k`, and the derivative with respect to a zero target
-    (:math:`-\infty` mathematically) is returned as 0. This is optax's
+    (:math:`-\infty` mathematically) is returned as 0. Each class term is
+    formed divided by :math:`s = \max(t, 1)` and multiplied back, so that
+    :math:`t \log t` and :math:`t \log p` (which overflow for targets near the
+    float32 maximum) never meet as :math:`\infty - \infty`. This is optax's
     ``convex_kl_divergence`` (deprecated there for the same function,
     ``generalized_kl_divergence``); optax's ``where`` selects classes, here
     ``where`` is the per-example mask of the reduction contract.
@@ -1067,12 +1345,17 @@ def convex_kl_divergence(
     log_p, t, where = prepare_class_targets(
         log_predictions, targets, where, axis, name="log_predictions"
     )
+    _checks.check_non_negative("targets", t, where)
     dtype = log_p.dtype
     log_t = jnp.log(jnp.where(t > 0, t, jnp.ones((), dtype)))
-    terms = _numerics.x_log_y(t, log_t) - _numerics.x_log_y(t, log_p) - t
-    terms = jnp.where(t > 0, terms, jnp.zeros((), dtype)) + jnp.exp(log_p)
+    # Each class term is formed divided by s = max(t, 1), then multiplied back: t log t and
+    # t log p overflow for targets near the float32 maximum, and their difference would be
+    # inf - inf. The loss does not depend on s, so s is held constant in the derivative.
+    scale = jax.lax.stop_gradient(jnp.maximum(t, 1.0))
+    terms = -_numerics.x_log_y(t / scale, log_p - log_t) - t / scale
+    terms = jnp.where(t > 0, terms, jnp.zeros((), dtype)) + jnp.exp(log_p - jnp.log(scale))
     return reduce_loss(
-        jnp.sum(terms, axis=-1),
+        jnp.sum(scale * terms, axis=-1),
         reduction=reduction,
         weights=weights,
         where=where,

@@ -18,30 +18,72 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from jax.typing import ArrayLike
 
 from lossjax import _checks
-from lossjax._reduction import AxisName, mask_inputs, prepare_pair, prepare_where, reduce_loss
+from lossjax._reduction import (
+    AxisName,
+    Reduction,
+    mask_inputs,
+    prepare_pair,
+    prepare_where,
+    reduce_loss,
+)
+from lossjax._registry import (
+    ANSWER,
+    Recommendation,
+    flag,
+    real,
+    register,
+)
 
 
-def _stirling(targets: jax.Array) -> jax.Array:
-    """``y log y - y + log(2 pi y) / 2`` where ``y > 1``, else 0 (PyTorch's ``full`` term)."""
+def _stirling(targets: jax.Array, scale: jax.Array) -> jax.Array:
+    """``(y log y - y + log(2 pi y) / 2) / scale`` where ``y > 1``, else 0 (PyTorch's ``full``
+    term, divided by ``scale``: ``y log y`` alone overflows for ``y`` near the float32 maximum)."""
     above = targets > 1
     y = jnp.where(above, targets, jnp.ones((), targets.dtype))  # the unused branch stays finite
-    term = y * jnp.log(y) - y + 0.5 * jnp.log(2.0 * math.pi * y)
+    log_y = jnp.log(y)
+    term = y / scale * (log_y - 1.0) + 0.5 * (log_y + math.log(2.0 * math.pi)) / scale
     return jnp.where(above, term, jnp.zeros((), targets.dtype))
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Poisson negative log-likelihood of counts, from log-rates (default) or rates.",
+    aliases=(
+        "poisson",
+        "poisson_nll",
+    ),
+    hyperparameters=(
+        flag("log_input", "predictions are log-rates (True) or rates (False)"),
+        flag("full", "add the Stirling term of log(y!) where y > 1"),
+        real("epsilon", "offset inside log(rate) when log_input=False", lower=0.0, lower_open=True),
+    ),
+    recommendations=(
+        Recommendation(
+            "count targets: Poisson log-likelihood, the natural loss for counts; predict log-rates "
+            "(log_input=True), so rates stay positive without a clamp",
+            {"log_input": True},
+            when=("count_data",),
+            score=ANSWER,
+        ),
+        Recommendation(
+            "count targets: Poisson log-likelihood of predicted log-rates", unless=("count_data",)
+        ),
+    ),
+)
 def poisson_loss(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
     log_input: bool = True,
     full: bool = False,
-    epsilon: Any = 1e-8,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    epsilon: ArrayLike = 1e-8,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Poisson negative log-likelihood of counts, PyTorch's ``PoissonNLLLoss``.
@@ -59,7 +101,11 @@ def poisson_loss(
 
     With ``full=True`` the Stirling approximation of :math:`\log y!`,
     :math:`y \log y - y + \tfrac12 \log(2\pi y)`, is added where :math:`y > 1`
-    (only there, as PyTorch does: the approximation is poor below).
+    (only there, as PyTorch does: the approximation is poor below). The sum
+    is formed divided by :math:`s = \max(y, 1)`, as
+    :math:`s\,(\lambda/s - (y/s) \log\lambda + \ldots)`, so that no term
+    overflows where the loss fits (:math:`y \log\lambda` alone does for counts
+    near the float32 maximum).
 
     Conventions: this is PyTorch's ``PoissonNLLLoss(log_input, full, eps)``
     exactly. Keras's ``Poisson`` is :math:`\lambda - y \log(\lambda + 10^{-7})`:
@@ -101,19 +147,21 @@ def poisson_loss(
         PyTorch ``torch.nn.PoissonNLLLoss``; Keras ``keras.losses.Poisson``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_flag("log_input", log_input)
-    _checks.check_flag("full", full)
-    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0, lower_open=True)
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where, fill_a=1.0
     )
+    # Summed divided by s = max(y, 1), then multiplied back: y log(rate) and y log y reach
+    # 3e40 for counts near the float32 maximum, and their difference would be inf - inf.
+    # The loss does not depend on s, so s is held constant in the derivative.
+    scale = jax.lax.stop_gradient(jnp.maximum(targets, 1.0))
     if log_input:
-        values = jnp.exp(predictions) - targets * predictions
+        values = jnp.exp(predictions - jnp.log(scale)) - targets / scale * predictions
     else:
         epsilon = _checks.hyperparameter(epsilon, predictions.dtype)
-        values = predictions - targets * jnp.log(predictions + epsilon)
+        values = predictions / scale - targets / scale * jnp.log(predictions + epsilon)
     if full:
-        values = values + _stirling(targets)
+        values = values + _stirling(targets, scale)
+    values = scale * values
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -140,16 +188,51 @@ def _prepare_variances(means: jax.Array, variances: Any) -> jax.Array:
     return variances
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Gaussian negative log-likelihood with predicted means and variances.",
+    aliases=(
+        "gaussian_nll",
+        "heteroscedastic",
+    ),
+    hyperparameters=(
+        flag("full", "add the constant log(2 pi) / 2"),
+        real("epsilon", "floor of the variances", lower=0.0, lower_open=True),
+    ),
+    recommendations=(
+        Recommendation(
+            "heteroscedastic noise: Gaussian log-likelihood with a predicted variance per target, "
+            "learns where the noise is large; needs a second, positive output (e.g. softplus): "
+            "loss(means, targets, variances)",
+            when=("heteroscedastic",),
+            score=ANSWER,
+            answers={"intervals": ANSWER - 2.0},
+        ),
+        Recommendation(
+            "intervals from a predicted variance: mean +- 1.28 sigma is an 80% interval under "
+            "Gaussian noise; needs a second, positive output: loss(means, targets, variances)",
+            when=("intervals",),
+            unless=("heteroscedastic",),
+            score=ANSWER - 2.0,
+        ),
+        Recommendation(
+            "the model also predicts a variance per target (heteroscedastic noise): Gaussian "
+            "log-likelihood",
+            unless=("heteroscedastic", "intervals"),
+        ),
+    ),
+)
 def gaussian_nll_loss(
-    means: Any,
-    targets: Any,
-    variances: Any,
+    means: ArrayLike,
+    targets: ArrayLike,
+    variances: ArrayLike,
     *,
     full: bool = False,
-    epsilon: Any = 1e-6,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    epsilon: ArrayLike = 1e-6,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Gaussian negative log-likelihood with predicted variances, PyTorch's ``GaussianNLLLoss``.
@@ -169,7 +252,9 @@ def gaussian_nll_loss(
     unchanged (a straight-through clamp), not 0. The same here (the clamp is a
     ``stop_gradient`` of the correction). PyTorch raises for negative
     variances; here they are clamped like any value below ``epsilon``. Keras
-    and optax have no such loss.
+    and optax have no such loss. The quotient is computed as
+    :math:`((\mu - y)/\sigma^2) \cdot (\mu - y)/2`, which overflows only where
+    the loss does (the square :math:`(\mu - y)^2` alone overflows first).
 
     ``variances`` has the shape of ``means``, or the same rank with size-1 axes
     (``[..., 1]``: one variance per vector, as PyTorch allows), or is a scalar
@@ -204,8 +289,6 @@ def gaussian_nll_loss(
         probability distribution", ICNN 1994; PyTorch ``torch.nn.GaussianNLLLoss``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_flag("full", full)
-    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0, lower_open=True)
     means = _checks.check_floating("means", means)
     targets = _checks.check_real("targets", targets)
     _checks.check_same_shape("means", means, "targets", targets)
@@ -222,31 +305,15 @@ def gaussian_nll_loss(
     # max(var, eps) in the value; the identity in the derivative (PyTorch's no_grad clamp).
     clamped = variances - jax.lax.stop_gradient(variances)
     clamped = clamped + jax.lax.stop_gradient(jnp.maximum(variances, epsilon))
-    values = 0.5 * (jnp.log(clamped) + jnp.square(means - targets) / clamped)
+    # (mu - y)^2 / (2 var) as ((mu - y) / var) ((mu - y) / 2): the square (mu - y)^2 alone
+    # overflows wherever |mu - y| > 1.8e19, although the loss fits for a large variance.
+    error = means - targets
+    values = 0.5 * jnp.log(clamped) + error / clamped * (0.5 * error)
     if full:
         values = values + 0.5 * math.log(2.0 * math.pi)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
-
-
-def _check_power(power: Any) -> float:
-    """``power`` as a float: a static real number, <= 0 or >= 1 (it selects the formula)."""
-    if not _checks.is_static(power):
-        raise TypeError(
-            "lossjax: `power` must be a Python number, got a traced value. It selects the "
-            "formula at trace time and cannot be traced (bind it outside jax.jit/jax.vmap)."
-        )
-    kind = np.asarray(power).dtype.kind if power is not None else "O"
-    if isinstance(power, bool | np.bool_) or kind not in "iuf" or np.ndim(power) != 0:
-        raise TypeError(f"lossjax: `power` must be a Python number, got {power!r}.")
-    value = float(power)
-    if math.isnan(value) or 0.0 < value < 1.0:
-        raise ValueError(
-            f"lossjax: `power` must be <= 0 or >= 1 (no Tweedie distribution has 0 < power "
-            f"< 1; scikit-learn's range), got {power!r}."
-        )
-    return value
 
 
 def _tweedie(mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
@@ -267,19 +334,61 @@ def _tweedie(mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
         y_term = jnp.where(positive, jnp.power(safe_y, two_p), zero)
     else:  # p > 2: y > 0
         y_term = jnp.power(y, two_p)
+    # mu^k as exp(k log mu): its derivative k mu^k / mu is then formed from mu^k, in range
+    # where the deviance is, whereas k mu^(k - 1) overflows for a tiny mu (and p > 1).
+    log_mu = jnp.log(mu)
     return 2.0 * (
-        y_term / (one_p * two_p) - y * jnp.power(mu, one_p) / one_p + jnp.power(mu, two_p) / two_p
+        y_term / (one_p * two_p)
+        - y * jnp.exp(one_p * log_mu) / one_p
+        + jnp.exp(two_p * log_mu) / two_p
     )
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Tweedie deviance of predicted means: normal, Poisson, compound Poisson-Gamma, Gamma.",
+    aliases=("tweedie",),
+    hyperparameters=(
+        real(
+            "power",
+            "static Tweedie power: 0 normal, 1 Poisson, (1, 2) compound, 2 Gamma; not in (0, 1)",
+            excluded=(0.0, 1.0),
+            static=True,
+        ),
+    ),
+    recommendations=(
+        Recommendation(
+            "count targets: power 1 is the Poisson deviance of predicted means (rates, not "
+            "log-rates); same optimum as poisson_loss",
+            {"power": 1.0},
+            when=("count_data",),
+            score=ANSWER - 1.0,
+        ),
+        Recommendation(
+            "positive, right-skewed targets (prices, durations): power 2 is the Gamma deviance, "
+            "whose error scale grows with the mean; targets must be > 0",
+            {"power": 2.0},
+            when=("skewed_positive",),
+            score=ANSWER,
+        ),
+        Recommendation(
+            "non-negative targets with exact zeros (claims, rainfall): compound Poisson-Gamma "
+            "deviance of predicted means (power 1: Poisson, 2: Gamma)",
+            {"power": 1.5},
+            unless=("count_data",),
+            answers={"skewed_positive": 2.0},
+        ),
+    ),
+)
 def tweedie_deviance(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
     power: float = 0.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Tweedie unit deviance of predicted means, scikit-learn's ``mean_tweedie_deviance``.
@@ -337,7 +446,7 @@ def tweedie_deviance(
         ``sklearn.metrics.mean_tweedie_deviance``.
     """
     _checks.check_reduction(reduction)
-    power = _check_power(power)
+    power = float(power)  # a static number, checked by the declaration
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where, fill_a=1.0, fill_b=1.0
     )

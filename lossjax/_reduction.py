@@ -7,15 +7,23 @@ together with the caller's ``reduction``, ``weights``, ``where`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lossjax import _checks
 
 AxisName = Hashable | Sequence[Hashable]
+# The reductions every loss offers (the contract): a mean, a sum, per-example values, or
+# the mean's denominator (so that mean == sum / count, for exact gradient accumulation).
+Reduction = Literal["mean", "sum", "none", "count"]
+# How token-level values are averaged: over all kept tokens, or per sequence first.
+Normalize = Literal["tokens", "sequences"]
+NORMALIZATIONS = ("tokens", "sequences")
 
 
 def _check_per_example(name: str, x: jax.Array, shape: tuple[int, ...]) -> None:
@@ -51,7 +59,9 @@ def prepare_where(where: Any, shape: tuple[int, ...]) -> jax.Array | None:
     return jnp.broadcast_to(where, shape)
 
 
-def mask_inputs(where: jax.Array | None, x: jax.Array, fill: Any, *, axis: int | None = None):
+def mask_inputs(
+    where: jax.Array | None, x: jax.Array, fill: Any, *, axis: int | None = None
+) -> jax.Array:
     """Replaces the entries of ``x`` that ``where`` removes by a harmless ``fill``.
 
     This is what keeps masked entries from leaking NaN: if a removed entry holds
@@ -69,12 +79,14 @@ def mask_inputs(where: jax.Array | None, x: jax.Array, fill: Any, *, axis: int |
 
 
 def reduce_loss(
-    values: jax.Array,
+    values: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
+    normalize_by: Normalize = "tokens",
+    segment_ids: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Reduces per-example loss values: the contract shared by every lossjax loss.
 
@@ -105,17 +117,52 @@ def reduce_loss(
     Under ``jax.jit`` with sharded inputs (GSPMD) no ``axis_name`` is needed:
     the sums are already global.
 
+    **Token-level values** (shape ``[..., T]``, the last axis the sequence):
+
+    * ``normalize_by="tokens"`` (default): the mean above, over every kept token
+      of the batch: long sequences weigh more.
+    * ``normalize_by="sequences"``: each sequence's weighted mean over its kept
+      tokens, :math:`\bar l_s = \sum_{t \in s} m_t w_t l_t / \sum_{t \in s} m_t w_t`,
+      then the plain mean over the :math:`S` sequences that keep some weight
+      (a sequence without any contributes nothing): ``"sum"`` is
+      :math:`\sum_s \bar l_s`, ``"none"`` each token's share
+      :math:`m_t w_t l_t / \sum_{t' \in s} m_{t'} w_{t'}` (summing to
+      :math:`\bar l_s`). Every leading axis indexes sequences. Sequences have
+      no weights of their own: ``weights`` weigh tokens within a sequence.
+    * ``segment_ids`` (integers of the shape of ``values``; t5x's packing
+      convention): 0 is padding and is removed; each other id of a row is one
+      packed sequence, which ``normalize_by="sequences"`` averages separately
+      (with ``"tokens"`` the ids only remove the padding). Ids need be neither
+      contiguous nor ordered: the sequences of a row are found by sorting its
+      ids, :math:`O(T \log T)` time and :math:`O(\text{batch} \cdot T)`
+      memory, never a ``[T, T]`` comparison. A sequence is never split across
+      devices: with ``axis_name`` shard the batch axis, not ``T``.
+
+    **Exact gradient accumulation.** ``reduction="count"`` is the mean's
+    denominator for the same arguments: :math:`\sum m_i w_i` for tokens, the
+    number :math:`S` of kept sequences for ``normalize_by="sequences"`` (global
+    with ``axis_name``), so that ``mean == sum / count``. Over micro-batches
+    :math:`k`, :math:`\sum_k \text{sum}_k / \sum_k \text{count}_k` is the
+    full batch's mean, whatever padding each micro-batch holds, and so is its
+    gradient (a mean of micro-batch means is not). See
+    :func:`lossjax.sum_and_count`.
+
     Args:
         values: per-example loss values, a floating array of any shape.
-        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+        reduction: ``"mean"`` (default), ``"sum"``, ``"none"`` or ``"count"``.
         weights: optional non-negative weights, a scalar or an array with the
             rank of ``values`` whose axes are 1 or equal to those of ``values``.
         where: optional boolean mask of the same form; ``False`` removes an entry.
         axis_name: optional mapped axis name (or tuple of names) to reduce over.
+        normalize_by: ``"tokens"`` (default) or ``"sequences"``: average over all
+            kept entries, or per sequence (the last axis) first.
+        segment_ids: optional integer array of the shape of ``values``: 0 is
+            padding, the other ids of a row are packed sequences.
 
     Returns:
-        A scalar for ``"mean"`` and ``"sum"``, an array shaped like ``values``
-        for ``"none"`` (removed entries are 0; ``axis_name`` is not used).
+        A scalar for ``"mean"``, ``"sum"`` and ``"count"``, an array shaped
+        like ``values`` for ``"none"`` (removed entries are 0; ``axis_name`` is
+        not used).
 
     Example:
         >>> import jax.numpy as jnp
@@ -125,31 +172,58 @@ def reduce_loss(
         Array(1.75, dtype=float32)
         >>> reduce_loss(l, where=jnp.array([True, True, False]), reduction="sum")
         Array(3., dtype=float32)
+        >>> tokens = jnp.array([[1.0, 2.0, 3.0, 4.0], [10.0, 0.0, 0.0, 0.0]])
+        >>> kept = jnp.array([[True, True, True, True], [True, False, False, False]])
+        >>> reduce_loss(tokens, where=kept)  # (1 + 2 + 3 + 4 + 10) / 5
+        Array(4., dtype=float32)
+        >>> reduce_loss(tokens, where=kept, normalize_by="sequences")  # (2.5 + 10) / 2
+        Array(6.25, dtype=float32)
+        >>> packed = jnp.array([[1, 1, 2, 2], [1, 0, 0, 0]])  # three sequences
+        >>> reduce_loss(tokens, segment_ids=packed, normalize_by="sequences")  # (1.5 + 3.5 + 10) / 3
+        Array(5., dtype=float32)
+        >>> reduce_loss(tokens, segment_ids=packed, normalize_by="sequences", reduction="count")
+        Array(3., dtype=float32)
     """
     _checks.check_reduction(reduction)
+    _checks.check_choice("normalize_by", normalize_by, NORMALIZATIONS)
+    _checks.check_axis_name(axis_name)
     values = _checks.check_floating("values", values)
     shape = tuple(values.shape)
+    if normalize_by == "sequences" and values.ndim == 0:
+        raise ValueError(
+            "lossjax: `normalize_by='sequences'` needs per-token values with a sequence axis "
+            "(the last one), got a scalar: the loss has no token axis to average over."
+        )
     where = prepare_where(where, shape)
+    segments = _prepare_segment_ids(segment_ids, shape)
+    if segments is not None:
+        where = segments != 0 if where is None else where & (segments != 0)
     if weights is not None:
         weights = _checks.check_real("weights", weights)
         _check_per_example("weights", weights, shape)
         weights = jnp.broadcast_to(weights.astype(values.dtype), shape)
+        # Negative weights make any mean meaningless (Σw can be 0 or flip signs).
+        _checks.check_non_negative("weights", weights, where)
     if where is not None:
         # Select, never multiply: 0 * nan would leak through.
         values = jnp.where(where, values, jnp.zeros((), values.dtype))
         if weights is not None:
             weights = jnp.where(where, weights, jnp.zeros((), values.dtype))
 
+    if normalize_by == "sequences":
+        return _reduce_sequences(values, weights, where, segments, reduction, axis_name)
     weighted = values if weights is None else values * weights
     if reduction == "none":
         return weighted
-
-    numerator = jnp.sum(weighted)
-    if axis_name is not None:
-        numerator = jax.lax.psum(numerator, axis_name)
     if reduction == "sum":
-        return numerator
+        total = jnp.sum(weighted)
+        return total if axis_name is None else jax.lax.psum(total, axis_name)
 
+    # The sum of finite values can overflow although their mean fits (2e38 + 2e38 in
+    # float32). Numerator and denominator are scaled by 2**-k with 2**k >= the number
+    # of entries, so every partial sum stays below the largest |value| (for weights
+    # <= 1), and no digit changes: a power of two is exact while the scaled values
+    # stay normal. (k stops at half the exponent range: float16's is narrow.)
     if weights is not None:
         denominator = jnp.sum(weights)
     elif where is not None:
@@ -158,10 +232,112 @@ def reduce_loss(
         denominator = jnp.asarray(values.size, values.dtype)
     if axis_name is not None:
         denominator = jax.lax.psum(denominator, axis_name)
+    if reduction == "count":
+        return denominator
+    k = _scale_exponent(values.size, axis_name, values.dtype)
+    scaled = values * (2.0**-k)
+    numerator = jnp.sum(scaled if weights is None else scaled * weights)
+    if axis_name is not None:
+        numerator = jax.lax.psum(numerator, axis_name)
     nonzero = denominator != 0
     # Double `where`: the division never sees 0, so its gradient is never NaN.
-    safe = jnp.where(nonzero, denominator, jnp.ones((), values.dtype))
+    safe = jnp.where(nonzero, denominator * (2.0**-k), jnp.ones((), values.dtype))
     return jnp.where(nonzero, numerator / safe, jnp.zeros((), values.dtype))
+
+
+def _scale_exponent(size: int, axis_name: AxisName | None, dtype: Any) -> int:
+    """``k`` with ``2**k >=`` the number of summed entries (all devices), capped for float16."""
+    count = size * (1 if axis_name is None else jax.lax.psum(1, axis_name))
+    return min(math.ceil(math.log2(max(count, 1))), -jnp.finfo(dtype).minexp // 2)
+
+
+def _prepare_segment_ids(segment_ids: Any, shape: tuple[int, ...]) -> jax.Array | None:
+    """Checks packed-sequence ids: integers of exactly the per-token shape."""
+    if segment_ids is None:
+        return None
+    segments = _checks.as_array("segment_ids", segment_ids)
+    if not jnp.issubdtype(segments.dtype, jnp.integer):
+        raise TypeError(
+            f"lossjax: `segment_ids` must be an integer array (0 = padding, one id per packed "
+            f"sequence), got {segments.dtype}{list(segments.shape)}."
+        )
+    if tuple(segments.shape) != shape:
+        raise ValueError(
+            f"lossjax: `segment_ids` must have the per-token loss shape {shape}, got "
+            f"segment_ids.shape={tuple(segments.shape)}."
+        )
+    return segments
+
+
+def _sequence_index(segments: jax.Array | None, rows: int, length: int) -> tuple[jax.Array, int]:
+    """The sequence of every token, ``[rows * length]`` indices into ``num_sequences``.
+
+    Without ids each row is one sequence. With ids, each (row, id) pair is one:
+    a stable sort of the row's ids numbers its distinct ids 0, 1, ... (a rank
+    that a ``[T, T]`` comparison would also give, in O(T^2) memory), and row
+    ``r``'s sequences are ``r * length + rank``: at most ``length`` per row.
+    """
+    row = jnp.arange(rows, dtype=jnp.int32)[:, None]
+    if segments is None:
+        return jnp.broadcast_to(row, (rows, length)).reshape(-1), rows
+    ids = segments.reshape(rows, length)
+    order = jnp.argsort(ids, axis=-1, stable=True)
+    ordered = jnp.take_along_axis(ids, order, axis=-1)
+    starts = jnp.concatenate(
+        [jnp.zeros((rows, 1), jnp.int32), (ordered[:, 1:] != ordered[:, :-1]).astype(jnp.int32)],
+        axis=-1,
+    )
+    rank = jnp.zeros((rows, length), jnp.int32).at[row, order].set(jnp.cumsum(starts, axis=-1))
+    return (row * length + rank).reshape(-1), rows * length
+
+
+def _reduce_sequences(
+    values: jax.Array,
+    weights: jax.Array | None,
+    where: jax.Array | None,
+    segments: jax.Array | None,
+    reduction: str,
+    axis_name: AxisName | None,
+) -> jax.Array:
+    """``normalize_by="sequences"``: per-sequence weighted means, then their mean over sequences.
+
+    ``values`` and ``weights`` are already zero where ``where`` removes a token.
+    """
+    dtype, shape = values.dtype, values.shape
+    length = shape[-1]
+    rows = values.size // length if length else 0
+    if weights is None:
+        weights = jnp.ones(shape, dtype) if where is None else where.astype(dtype)
+    index, num_sequences = _sequence_index(segments, rows, length)
+    # As for the token mean: numerators scaled by 2**-k (exact) so that no partial sum
+    # overflows where the mean fits.
+    k = _scale_exponent(length, None, dtype)
+    numerator = jax.ops.segment_sum(
+        (values * (2.0**-k) * weights).reshape(-1), index, num_segments=num_sequences
+    )
+    denominator = jax.ops.segment_sum(weights.reshape(-1), index, num_segments=num_sequences)
+    kept = denominator != 0
+    # Double `where`: the division never sees 0, so its gradient is never NaN.
+    safe = jnp.where(kept, denominator * (2.0**-k), jnp.ones((), dtype))
+    if reduction == "none":
+        share = (values * (2.0**-k) * weights).reshape(-1) / safe[index]
+        return jnp.where(kept[index], share, jnp.zeros((), dtype)).reshape(shape)
+    count = jnp.sum(kept, dtype=dtype)
+    if axis_name is not None:
+        count = jax.lax.psum(count, axis_name)
+    if reduction == "count":
+        return count
+    means = jnp.where(kept, numerator / safe, jnp.zeros((), dtype))
+    if reduction == "sum":
+        total = jnp.sum(means)
+        return total if axis_name is None else jax.lax.psum(total, axis_name)
+    j = _scale_exponent(num_sequences, axis_name, dtype)
+    total = jnp.sum(means * (2.0**-j))
+    if axis_name is not None:
+        total = jax.lax.psum(total, axis_name)
+    nonzero = count != 0
+    safe_count = jnp.where(nonzero, count * (2.0**-j), jnp.ones((), dtype))
+    return jnp.where(nonzero, total / safe_count, jnp.zeros((), dtype))
 
 
 def prepare_pair(
@@ -248,6 +424,13 @@ def prepare_class_targets(
     logits = _checks.check_floating(name, logits)
     check = _checks.check_floating if targets_floating else _checks.check_real
     targets = check("targets", targets)
+    if jnp.issubdtype(targets.dtype, jnp.integer) and targets.ndim == logits.ndim - 1:
+        raise ValueError(
+            f"lossjax: `targets` must be probabilities with the shape of `{name}` "
+            f"{tuple(logits.shape)}, got integer targets of shape {tuple(targets.shape)}: "
+            "these look like class indices. Use sparse_categorical_cross_entropy for integer "
+            "labels, or pass `jax.nn.one_hot(targets, num_classes)`."
+        )
     _checks.check_same_shape(name, logits, "targets", targets)
     dtype = _checks.compute_dtype(logits, targets)
     logits = class_last(name, logits, axis).astype(dtype)
@@ -294,6 +477,8 @@ def prepare_class_labels(
     if ignore_index is not None:
         keep = keep & (labels != ignore_index)
     where = prepare_where(where, shape)
+    # Out-of-range labels are removed (they cannot raise under jit); checked mode raises.
+    _checks.check_class_labels("labels", labels, moved.shape[-1], ignore_index, where)
     if where is not None:
         keep = keep & where
     moved = moved.astype(_checks.compute_dtype(moved))

@@ -15,9 +15,24 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lossjax import _checks
-from lossjax._reduction import AxisName, mask_inputs, prepare_pair, prepare_where, reduce_loss
+from lossjax._reduction import (
+    AxisName,
+    Reduction,
+    mask_inputs,
+    prepare_pair,
+    prepare_where,
+    reduce_loss,
+)
+from lossjax._registry import (
+    ANSWER,
+    Recommendation,
+    integer,
+    real,
+    register,
+)
 
 
 def _squared(predictions: jax.Array, targets: jax.Array) -> jax.Array:
@@ -59,10 +74,10 @@ def _log_cosh_of_error(error: jax.Array) -> jax.Array:
     From ``|e| = 0.5`` up, ``cosh e = e^|e| (1 + e^{-2|e|}) / 2`` gives
     ``|e| + log1p(expm1(-2|e|) / 2)``, which cannot overflow; below, where that
     form cancels, the Taylor series in ``e^2``. The series is evaluated on
-    ``min(e^2, 1/4)``, so the unused branch and its derivative stay finite.
+    ``min(|e|, 1/2)^2``, so the unused branch and its derivative stay finite.
     """
     abs_error = jnp.abs(error)
-    z = jnp.minimum(jnp.square(error), 0.25)
+    z = jnp.square(jnp.minimum(abs_error, 0.5))  # clipped first: 2e overflows for |e| > 1.7e38
     series = jnp.zeros_like(z)
     for c in reversed(_LOG_COSH_SERIES):
         series = series * z + c
@@ -74,13 +89,34 @@ def _log_cosh(predictions: jax.Array, targets: jax.Array) -> jax.Array:
     return _log_cosh_of_error(predictions - targets)
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Squared error: fits the conditional mean; the default, but outliers dominate it.",
+    aliases=(
+        "mse",
+        "squared_error",
+    ),
+    default=True,
+    recommendations=(
+        Recommendation(
+            "the default: efficient for Gaussian-like noise, smooth, fits the conditional mean",
+            unless=("outliers",),
+        ),
+        Recommendation(
+            "not robust: each gross outlier pulls the fit with a gradient proportional to its size",
+            when=("outliers",),
+            score=-1.0,
+        ),
+    ),
+)
 def mean_squared_error(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Squared error :math:`l_i = (\hat y_i - y_i)^2`, reduced by :func:`reduce_loss`.
@@ -115,13 +151,29 @@ def mean_squared_error(
     )
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Absolute error: fits the conditional median; the most robust, constant-size gradient.",
+    aliases=(
+        "mae",
+        "absolute_error",
+    ),
+    robust_to_outliers=True,
+    recommendations=(
+        Recommendation(
+            "fits the median, the most robust to outliers; its gradient does not shrink near the "
+            "optimum, so decay the learning rate"
+        ),
+    ),
+)
 def mean_absolute_error(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Absolute error :math:`l_i = |\hat y_i - y_i|`, reduced by :func:`reduce_loss`.
@@ -157,14 +209,32 @@ def mean_absolute_error(
     )
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Quadratic below delta, linear above: MSE near zero, MAE's robustness for gross errors.",
+    aliases=("huber",),
+    robust_to_outliers=True,
+    hyperparameters=(
+        real("delta", "error size where quadratic turns linear", lower=0.0, lower_open=True),
+    ),
+    recommendations=(
+        Recommendation(
+            "quadratic near zero and linear for gross errors: robust yet efficient; set delta to "
+            "about the typical error of clean data",
+            {"delta": 1.0},
+            answers={"outliers": 0.5},
+        ),
+    ),
+)
 def huber_loss(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    delta: Any = 1.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    delta: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Huber loss: quadratic for small errors, linear for large ones.
@@ -203,7 +273,6 @@ def huber_loss(
         Huber, "Robust Estimation of a Location Parameter", 1964.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("delta", delta, lower=0.0, lower_open=True)
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
@@ -214,13 +283,29 @@ def huber_loss(
     )
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="log cosh of the error: a smooth Huber with delta about 1, twice differentiable.",
+    aliases=(
+        "logcosh",
+        "log_cosh",
+    ),
+    robust_to_outliers=True,
+    recommendations=(
+        Recommendation(
+            "a smooth Huber (twice differentiable, no threshold to choose); robust for errors well "
+            "above 1, so scale the targets"
+        ),
+    ),
+)
 def log_cosh_loss(
-    predictions: Any,
-    targets: Any = None,
+    predictions: ArrayLike,
+    targets: ArrayLike | None = None,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Log-cosh loss :math:`l(e) = \log\cosh(e)` with :math:`e = \hat y - y`.
@@ -283,18 +368,37 @@ def _smooth_l1(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> j
     abs_error = jnp.abs(error)
     below = abs_error < beta
     safe_beta = jnp.where(below, beta, jnp.ones((), beta.dtype))
-    quadratic = 0.5 * jnp.square(error) / safe_beta
+    # The unused branch sees 0, not e: 2e (its derivative) overflows for |e| > 1.7e38.
+    quadratic = 0.5 * jnp.square(jnp.where(below, error, 0.0)) / safe_beta
     return jnp.where(below | (error == 0), quadratic, abs_error - 0.5 * beta)
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="PyTorch's smooth L1: Huber divided by beta, so the linear part has slope 1.",
+    aliases=(
+        "smooth_l1",
+        "smoothl1",
+    ),
+    robust_to_outliers=True,
+    hyperparameters=(real("beta", "error size where quadratic turns linear (0: MAE)", lower=0.0),),
+    recommendations=(
+        Recommendation(
+            "Huber divided by beta (PyTorch's SmoothL1Loss, box regression): slope 1 for gross "
+            "errors whatever beta; beta=0 is MAE",
+            {"beta": 1.0},
+        ),
+    ),
+)
 def smooth_l1_loss(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    beta: Any = 1.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    beta: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Smooth L1 loss (PyTorch's ``SmoothL1Loss``): quadratic below ``beta``, absolute above.
@@ -337,7 +441,6 @@ def smooth_l1_loss(
         PyTorch ``torch.nn.SmoothL1Loss``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("beta", beta, lower=0.0)
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where
     )
@@ -353,13 +456,35 @@ def _log1p_clipped(x: jax.Array) -> jax.Array:
     return jnp.log1p(jnp.where(x < 0, jnp.zeros((), x.dtype), x))
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Squared error of log(1 + y): relative errors of non-negative targets (counts, prices).",
+    aliases=(
+        "msle",
+        "squared_log_error",
+    ),
+    recommendations=(
+        Recommendation(
+            "non-negative targets spanning orders of magnitude (counts, prices): squared error of "
+            "log(1 + y), i.e. relative errors",
+            unless=("skewed_positive",),
+        ),
+        Recommendation(
+            "positive, right-skewed targets (prices): squared error of log(1 + y) scores relative "
+            "errors, so the few large targets do not dominate",
+            when=("skewed_positive",),
+            score=ANSWER,
+        ),
+    ),
+)
 def mean_squared_logarithmic_error(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Squared logarithmic error :math:`l_i = (\log(1 + \hat y_i) - \log(1 + y_i))^2`.
@@ -411,14 +536,38 @@ def mean_squared_logarithmic_error(
     )
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="|error| / |target| as a fraction (Keras: x100); for targets away from zero.",
+    aliases=(
+        "mape",
+        "percentage_error",
+    ),
+    hyperparameters=(
+        real("epsilon", "floor of |target| in the denominator", lower=0.0, lower_open=True),
+    ),
+    recommendations=(
+        Recommendation(
+            "relative error as a fraction, when targets stay well away from zero",
+            unless=("skewed_positive",),
+        ),
+        Recommendation(
+            "positive, skewed targets judged by relative error: |error| / target as a fraction; "
+            "targets must stay well away from zero",
+            when=("skewed_positive",),
+            score=ANSWER - 1.0,
+        ),
+    ),
+)
 def mean_absolute_percentage_error(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    epsilon: Any = _FLOAT64_EPS,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    epsilon: ArrayLike = _FLOAT64_EPS,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Absolute percentage error as a fraction, :math:`l_i = |\hat y_i - y_i| / \max(|y_i|, \epsilon)`.
@@ -458,12 +607,15 @@ def mean_absolute_percentage_error(
         Keras ``keras.losses.MeanAbsolutePercentageError``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0, lower_open=True)
     predictions, targets, where = prepare_pair(
         "predictions", predictions, "targets", targets, where, fill_b=1.0
     )
     epsilon = _checks.hyperparameter(epsilon, predictions.dtype)
-    values = jnp.abs(predictions - targets) / jnp.maximum(jnp.abs(targets), epsilon)
+    # max(|y|, eps) as a `where`: its derivative selects, where `maximum` multiplies a
+    # possibly infinite cotangent by 0.
+    abs_targets = jnp.abs(targets)
+    floored = jnp.where(abs_targets > epsilon, abs_targets, epsilon)
+    values = jnp.abs(predictions - targets) / floored
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -511,14 +663,59 @@ def _prepare_quantile_inputs(
     return predictions, targets[..., None], levels, where
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="Pinball loss: fits a conditional quantile (one or several levels at once).",
+    aliases=(
+        "quantile",
+        "pinball",
+        "pinball_loss",
+    ),
+    robust_to_outliers=True,
+    hyperparameters=(
+        real(
+            "quantile",
+            "level(s) of the fitted quantile, scalar or [Q]",
+            lower=0.0,
+            upper=1.0,
+            lower_open=True,
+            upper_open=True,
+            scalar=False,
+        ),
+    ),
+    recommendations=(
+        Recommendation(
+            "prediction intervals: pinball loss at levels 0.1, 0.5, 0.9 fits the median and an 80% "
+            "interval at once (predictions get a trailing axis of 3)",
+            {"quantile": [0.1, 0.5, 0.9]},
+            when=("intervals",),
+            score=ANSWER,
+        ),
+        Recommendation(
+            "heteroscedastic noise without a Gaussian assumption: quantiles at 0.1, 0.5, 0.9 give "
+            "an interval whose width follows the noise (predictions get a trailing axis of 3)",
+            {"quantile": [0.1, 0.5, 0.9]},
+            when=("heteroscedastic",),
+            unless=("intervals",),
+            score=ANSWER - 1.0,
+        ),
+        Recommendation(
+            "pinball loss: quantile=0.5 fits the median (robust, half the MAE); other levels give "
+            "prediction intervals, a [Q] array of levels fits several at once",
+            {"quantile": 0.5},
+            unless=("intervals", "heteroscedastic"),
+        ),
+    ),
+)
 def quantile_loss(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
-    quantile: Any = 0.5,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    quantile: ArrayLike = 0.5,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Quantile (pinball) loss: its minimiser is the ``quantile``-th conditional quantile.
@@ -574,9 +771,6 @@ def quantile_loss(
         scikit-learn ``sklearn.metrics.mean_pinball_loss``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter(
-        "quantile", quantile, lower=0.0, upper=1.0, lower_open=True, upper_open=True
-    )
     predictions, targets, quantile, where = _prepare_quantile_inputs(
         predictions, targets, where, quantile
     )
@@ -640,15 +834,26 @@ def _cosine_distance(a: jax.Array, b: jax.Array, epsilon: jax.Array) -> jax.Arra
     return 0.5 * (jnp.sum(jnp.square(u - v), axis=-1) + deficit_u + deficit_v)
 
 
+@register(
+    task="regression",
+    input_kind="predictions",
+    summary="1 - cosine similarity of predicted and target vectors: direction, not length.",
+    aliases=("cosine_dist",),
+    hyperparameters=(
+        integer("axis", "the vector axis"),
+        real("epsilon", "floor of the squared norms (optax's convention)", lower=0.0),
+    ),
+    recommendations=(Recommendation("vector targets whose direction matters, not their length"),),
+)
 def cosine_distance(
-    predictions: Any,
-    targets: Any,
+    predictions: ArrayLike,
+    targets: ArrayLike,
     *,
     axis: int = -1,
-    epsilon: Any = 0.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    epsilon: ArrayLike = 0.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Cosine distance :math:`1 - \cos(\hat y, y)` between vectors along ``axis``.
@@ -702,7 +907,6 @@ def cosine_distance(
         ``keras.losses.CosineSimilarity``.
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("epsilon", epsilon, lower=0.0)
     predictions = _checks.check_floating("predictions", predictions)
     targets = _checks.check_real("targets", targets)
     _checks.check_same_shape("predictions", predictions, "targets", targets)

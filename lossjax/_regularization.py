@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
 
@@ -74,7 +75,18 @@ def _abs_jvp(primals, tangents):
 
 def _is_regularizable(x: Any) -> bool:
     """True for real floating leaves; False for integer/bool/key leaves; complex raises."""
-    dtype = jnp.result_type(x)
+    if isinstance(x, (str, bytes)):  # NumPy would read 'f4' or 'a' as a dtype code
+        dtype = None
+    else:
+        try:
+            dtype = jnp.result_type(x)
+        except TypeError:
+            dtype = None
+    if dtype is None:
+        raise TypeError(
+            f"lossjax: `params` must be a pytree of numeric arrays, got a leaf of type "
+            f"{type(x).__name__}: {x!r:.80}."
+        )
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise TypeError(
             f"lossjax: regularization of complex parameters is not supported, got a leaf of "
@@ -260,8 +272,8 @@ def elastic_net_penalty(params: Any, *, l1_ratio: Any = 0.5, mask: Mask = None) 
 def regularized(
     loss_fn: Callable[..., Any],
     *,
-    l1: Any = 0.0,
-    l2: Any = 0.0,
+    l1: ArrayLike = 0.0,
+    l2: ArrayLike = 0.0,
     mask: Mask = None,
     has_aux: bool = False,
 ) -> Callable[..., Any]:
@@ -302,6 +314,7 @@ def regularized(
         >>> jax.grad(reg)(params, jnp.eye(2), jnp.zeros(2))["w"]
         Array([2., 4.], dtype=float32)
     """
+    _checks.check_callable("loss_fn", loss_fn)
     _check_strength("l1", l1)
     _check_strength("l2", l2)
     if callable(l1) or callable(l2):
@@ -344,7 +357,8 @@ def regularized(
 class RegularizationState(NamedTuple):
     """State of the lossjax regularization transforms: the step count for schedules."""
 
-    count: jax.Array  # int32 scalar, saturating at the int32 maximum
+    # int32 scalar, saturating at the int32 maximum (the name shadows tuple.count, as optax's).
+    count: jax.Array  # type: ignore[assignment]
 
 
 def _init(params: Any) -> RegularizationState:
@@ -358,7 +372,10 @@ def _next_count(count: jax.Array) -> jax.Array:
 
 
 def _strength_at(strength: Any, count: jax.Array) -> jax.Array:
-    return jnp.asarray(strength(count) if callable(strength) else strength)
+    value = strength(count) if callable(strength) else strength
+    # A schedule's value is traced: range-checked at run time in lossjax.checked mode.
+    _checks.check_hyperparameter("strength", value, lower=0.0)
+    return jnp.asarray(value)
 
 
 def _require_params(name: str, params: Any) -> None:
@@ -539,7 +556,9 @@ def soft_threshold(x: Any, threshold: Any) -> jax.Array:
         >>> lossjax.soft_threshold(jnp.array([-2.0, 0.5, 3.0]), 1.0)
         Array([-1.,  0.,  2.], dtype=float32)
     """
-    x = jnp.asarray(x)
+    x = _checks.check_real("x", x)
+    # A negative threshold would enlarge |x| instead of shrinking it.
+    _checks.check_hyperparameter("threshold", threshold, lower=0.0, scalar=True)
     t = jnp.asarray(threshold).astype(x.dtype)
     return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, jnp.zeros((), x.dtype))
 

@@ -19,8 +19,8 @@ Numerics choices:
   loss computes the distance with a safe square root (the unused branch of
   the ``where`` sees 1, not 0), so the gradient at :math:`a = b` is exactly 0
   for similar and dissimilar pairs. Cosine normalisation in InfoNCE divides by
-  a norm computed after scaling by the largest entry (so it neither overflows
-  nor underflows), floored at :math:`\\sqrt{\\text{tiny}}` of the input dtype
+  a norm computed after an exact scaling by the power of two of the largest
+  entry (so it neither overflows nor underflows), floored at :math:`\\sqrt{\\text{tiny}}` of the input dtype
   (1e-19 in float32, 2**-7 in float16) so that its gradient, which grows like
   :math:`1/\\lVert x \\rVert`, stays finite, and maps the zero vector to itself.
 * **Binary cross-entropy reconstruction** is the sigmoid cross-entropy of
@@ -45,9 +45,24 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lossjax import _checks, _numerics
-from lossjax._reduction import AxisName, mask_inputs, prepare_pair, prepare_where, reduce_loss
+from lossjax._reduction import (
+    AxisName,
+    Reduction,
+    mask_inputs,
+    prepare_pair,
+    prepare_where,
+    reduce_loss,
+)
+from lossjax._registry import (
+    Recommendation,
+    choice,
+    flag,
+    real,
+    register,
+)
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 # Above this many elements of the [N, K, D] difference tensor, k-means assigns
@@ -78,31 +93,52 @@ def _norm_floor(dtype: Any) -> float:
 def _safe_normalize(x: jax.Array, floor: float) -> jax.Array:
     """``x / max(||x||, floor)`` along the last axis, finitely differentiable everywhere.
 
-    Computed as ``u / max(||u||, floor / m)`` with ``u = x / m`` and ``m`` the
-    largest absolute entry (``floor`` for the zero vector), held constant for
-    differentiation, which is exact because the result does not depend on it.
-    Then ``||u||`` lies in ``[1, sqrt(D)]``: the squared norm neither overflows
+    Computed as ``u / max(||u||, floor / 2**e)`` with ``u = x / 2**e`` and
+    ``2**e`` the power of two just above the largest absolute entry (1 for the
+    zero vector), held constant for differentiation, which is exact because
+    the result does not depend on it.
+    Then ``||u||`` lies in ``[1/2, sqrt(D)]``: the squared norm neither overflows
     nor underflows, and no intermediate of the derivative is larger than the
     derivative itself (dividing by ``max(||x||, floor)**2`` directly would
     overflow near the floor). The zero vector maps to itself.
     """
-    scale = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True))
-    scale = jnp.where(scale > 0, scale, jnp.full_like(scale, floor))
-    x = x / scale
+    # m = f 2**e with f in [1/2, 1) (e = 0 for the zero vector). Multiplying by the power
+    # of two 2**-e is exact; dividing by m would multiply by 1/m, which flushes to 0 above
+    # 2**126.
+    _, exponent = jnp.frexp(jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True)))
+    # The exponent is kept within the normal range, so that 2**-e is a normal number
+    # (a subnormal maximum would ask for a power beyond the largest finite one).
+    limit = jnp.finfo(x.dtype).maxexp - 2
+    scale = jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(exponent, -limit, limit))
+    x = x * scale
     norm = _safe_sqrt(jnp.sum(jnp.square(x), axis=-1, keepdims=True))
-    return x / jnp.maximum(norm, floor / scale)
+    return x / jnp.maximum(norm, floor * scale)
 
 
 # --------------------------------------------------------------------------- k-means
 
 
+@register(
+    task="unsupervised",
+    input_kind="points",
+    summary="Squared distance of each point to its nearest centroid (k-means inertia).",
+    aliases=(
+        "kmeans",
+        "k_means",
+        "inertia",
+    ),
+    default=True,
+    recommendations=(
+        Recommendation("clustering: k-means inertia, differentiable in points and centroids"),
+    ),
+)
 def kmeans_loss(
-    points: Any,
-    centroids: Any,
+    points: ArrayLike,
+    centroids: ArrayLike,
     *,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""k-means objective: squared Euclidean distance from each point to its nearest centroid.
@@ -184,14 +220,37 @@ def kmeans_loss(
 # ---------------------------------------------------------------------- reconstruction
 
 
+@register(
+    task="unsupervised",
+    input_kind="predictions",
+    summary="Per-example reconstruction error of an autoencoder, averaged over features.",
+    aliases=(
+        "reconstruction",
+        "autoencoder",
+    ),
+    hyperparameters=(choice("kind", "error per feature", ("mse", "mae", "bce")),),
+    recommendations=(
+        Recommendation(
+            "reconstruction with robust per-feature absolute error",
+            {"kind": "mae"},
+            when=("outliers",),
+            robust=True,
+        ),
+        Recommendation("autoencoders: squared error per example, averaged over features"),
+        Recommendation(
+            "autoencoders for data in [0, 1] (e.g. pixels): Bernoulli log-likelihood",
+            {"kind": "bce"},
+        ),
+    ),
+)
 def reconstruction_loss(
-    reconstructions: Any,
-    inputs: Any,
+    reconstructions: ArrayLike,
+    inputs: ArrayLike,
     *,
     kind: str = "mse",
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Autoencoder reconstruction error, one value per example.
@@ -243,7 +302,6 @@ def reconstruction_loss(
         Variational Bayes", 2014 (https://arxiv.org/abs/1312.6114).
     """
     _checks.check_reduction(reduction)
-    _checks.check_choice("kind", kind, _RECONSTRUCTION_KINDS)
     reconstructions = _checks.check_floating("reconstructions", reconstructions)
     if reconstructions.ndim < 1:
         raise ValueError(
@@ -266,7 +324,10 @@ def reconstruction_loss(
         errors = jnp.abs(reconstructions - inputs)
     else:
         errors = _numerics.sigmoid_cross_entropy(reconstructions, inputs)
-    values = jnp.mean(errors, axis=tuple(range(1, errors.ndim)))
+    # The mean over the features is the contract's mean of each example's errors: its sum
+    # does not overflow where the mean fits (jnp.mean's does).
+    per_feature = errors.reshape(errors.shape[0], math.prod(errors.shape[1:]))
+    values = jax.vmap(reduce_loss)(per_feature)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -275,15 +336,31 @@ def reconstruction_loss(
 # ------------------------------------------------------------------------- contrastive
 
 
+@register(
+    task="embedding",
+    input_kind="embeddings",
+    summary="Pulls similar pairs together, pushes dissimilar pairs beyond a margin (siamese nets).",
+    aliases=(
+        "contrastive",
+        "siamese",
+    ),
+    margin_based=True,
+    hyperparameters=(
+        real("margin", "distance dissimilar pairs are pushed to", lower=0.0, scalar=False),
+    ),
+    recommendations=(
+        Recommendation("labelled similar/dissimilar pairs (siamese networks)", {"margin": 1.0}),
+    ),
+)
 def contrastive_loss(
-    embeddings_a: Any,
-    embeddings_b: Any,
-    similar: Any,
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    similar: ArrayLike,
     *,
-    margin: Any = 1.0,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    margin: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Pairwise contrastive loss of Hadsell, Chopra & LeCun (2006), one value per pair.
@@ -339,7 +416,6 @@ def contrastive_loss(
         (http://yann.lecun.com/exdb/publis/pdf/hadsell-chopra-lecun-06.pdf).
     """
     _checks.check_reduction(reduction)
-    _checks.check_hyperparameter("margin", margin, lower=0.0)
     embeddings_a = _checks.check_floating("embeddings_a", embeddings_a)
     embeddings_b = _checks.check_floating("embeddings_b", embeddings_b)
     similar = _checks.check_real("similar", similar)
@@ -364,9 +440,13 @@ def contrastive_loss(
     similar = mask_inputs(where, similar, 1.0)
     margin = _checks.hyperparameter(margin, dtype)
 
-    squared = jnp.sum(jnp.square(a - b), axis=-1)
-    hinge = jnp.maximum(margin - _safe_sqrt(squared), 0.0)
-    values = similar * squared + (1.0 - similar) * jnp.square(hinge)
+    # Halves: a - b of two finite vectors can overflow, a/2 - b/2 cannot. d^2 then
+    # overflows only where the loss does, and d -> inf leaves the hinge exactly 0.
+    half_squared = jnp.sum(jnp.square(0.5 * a - 0.5 * b), axis=-1)
+    hinge = jnp.maximum(margin - 2.0 * _safe_sqrt(half_squared), 0.0)
+    # A dissimilar pair (s = 0) takes no d^2: 0 * inf would be NaN in value and gradient.
+    pull = jnp.where(similar > 0, 4.0 * half_squared, 0.0)
+    values = similar * pull + (1.0 - similar) * jnp.square(hinge)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )
@@ -402,23 +482,48 @@ def _nce_direction(
     margins = jnp.where(is_negative, logits - positive_logit, -jnp.inf)
     # The result does not depend on the shift, so it carries no gradient; the
     # shift is >= 0 and finite even for a row without negatives (loss 0 there).
-    shift = jax.lax.stop_gradient(jnp.maximum(jnp.max(margins, axis=1), 0.0))
+    shift = jax.lax.stop_gradient(jnp.max(margins, axis=1, initial=0.0))
     total = jnp.sum(jnp.exp(margins - shift[:, None]), axis=1)
     # shift == 0: log1p keeps tiny losses exact; shift > 0: total >= 1, no cancellation.
     # Both branches are finite everywhere, so the `where` is safe to differentiate.
     return jnp.where(shift > 0, shift + jnp.log(jnp.exp(-shift) + total), jnp.log1p(total))
 
 
+@register(
+    task="embedding",
+    input_kind="embeddings",
+    summary="Cross-entropy over in-batch negatives of scaled cosine similarities (NT-Xent, CLIP).",
+    aliases=(
+        "infonce",
+        "info_nce",
+        "ntxent",
+        "nt_xent",
+    ),
+    presets={"clip": {"symmetric": True}},
+    default=True,
+    hyperparameters=(
+        real("temperature", "softmax temperature of the similarities", lower=0.0, lower_open=True),
+        flag("symmetric", "average both directions (CLIP)"),
+        flag("normalize", "L2-normalise the embeddings first (cosine similarity)"),
+    ),
+    recommendations=(
+        Recommendation(
+            "self-supervised or paired data: every other example in the batch is a negative; "
+            "scales with batch size (SimCLR; symmetric=True is CLIP's loss)",
+            {"temperature": 0.1},
+        ),
+    ),
+)
 def info_nce_loss(
-    queries: Any,
-    keys: Any,
+    queries: ArrayLike,
+    keys: ArrayLike,
     *,
-    temperature: Any = 0.1,
+    temperature: ArrayLike = 0.1,
     symmetric: bool = False,
     normalize: bool = True,
-    reduction: str = "mean",
-    weights: Any = None,
-    where: Any = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
     axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""InfoNCE / NT-Xent with in-batch negatives; with ``symmetric=True``, CLIP's loss.
@@ -509,9 +614,7 @@ def info_nce_loss(
         Language Supervision", 2021 (https://arxiv.org/abs/2103.00020).
     """
     _checks.check_reduction(reduction)
-    _checks.check_flag("symmetric", symmetric)
-    _checks.check_flag("normalize", normalize)
-    _checks.check_hyperparameter("temperature", temperature, lower=0.0, lower_open=True)
+    _checks.check_axis_name(axis_name)  # before the all-gathers name it
     queries = _checks.check_floating("queries", queries)
     keys = _checks.check_floating("keys", keys)
     _checks.check_rank("queries", queries, 2)

@@ -12,6 +12,7 @@ independent, so ``reduction="none"`` on the merged call gives one value per
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ B, R = 3, 4  # slices, examples per slice
 @dataclasses.dataclass(frozen=True)
 class Spec:
     name: str
-    fn_name: str  # public name in lossjax
+    fn_name: str  # public name in lossjax (dotted for a submodule: "ranking.softmax_loss")
     # make(rng) -> (positional arrays with leading axis B, in_axes, kwargs)
     make: Callable[[np.random.Generator], tuple[tuple[Any, ...], tuple[Any, ...], dict]]
     smooth: bool = True  # twice differentiable at generic points (check_grads order 2)
@@ -37,7 +38,8 @@ class Spec:
 
     @property
     def fn(self) -> Callable[..., Any]:
-        return getattr(lossjax, self.fn_name)
+        # "ranking.softmax_loss" is lossjax.ranking.softmax_loss
+        return operator.attrgetter(self.fn_name)(lossjax)
 
     def __repr__(self):
         return self.name
@@ -156,6 +158,71 @@ def _gaussian(rng):
     return (_normal(rng, B, R), _normal(rng, B, R), _uniform(rng, 0.5, 2.0)), (0, 0, 0), {}
 
 
+LIST = 5  # items per ranking list; each example is a list
+
+
+def _lists(rng):
+    """Scores and graded labels [B, R, LIST]; every list has a relevant item and a valid pair."""
+    labels = rng.integers(0, 3, size=(B, R, LIST)).astype(np.float32)
+    labels[..., 0], labels[..., 1] = 2.0, 0.0
+    return (_normal(rng, B, R, LIST), labels), (0, 0), {}
+
+
+# The last item of every list is padding (a per-item mask broadcast over the lists).
+_PADDING = {"item_mask": np.arange(LIST)[None, :] < LIST - 1}
+
+
+def _ranking(name, variant="", smooth=True, **kwargs):
+    return Spec(f"ranking.{name}{variant}", f"ranking.{name}", _with(kwargs, _lists), smooth=smooth)
+
+
+# -- objectives (lossjax/_distillation.py, _preference.py, _generative.py)
+
+
+def _logit_pair(rng):  # student and teacher logits over K classes
+    return (_normal(rng, B, R, K, scale=2.0), _normal(rng, B, R, K, scale=2.0)), (0, 0), {}
+
+
+def _dpo(rng):
+    logps = tuple(_uniform(rng, -30.0, -5.0) for _ in range(4))
+    return logps, (0, 0, 0, 0), {"beta": 0.5}
+
+
+def _mean_logps(rng):  # mean per-token log-probabilities: negative
+    return (_uniform(rng, -3.0, -0.1), _uniform(rng, -3.0, -0.1)), (0, 0), {}
+
+
+def _orpo(rng):
+    chosen = _uniform(rng, -3.0, -0.1)
+    return (chosen, _uniform(rng, -3.0, -0.1), -chosen), (0, 0, 0), {}
+
+
+_CRITIC_W1 = np.random.default_rng(99).normal(size=(3, 4)).astype(np.float32)
+_CRITIC_W2 = np.random.default_rng(98).normal(size=4).astype(np.float32)
+
+
+def _critic(x):  # a fixed smooth critic that treats examples independently
+    hidden = x @ _CRITIC_W1
+    return 0.5 * jnp.sum(jnp.square(hidden), axis=-1) + hidden @ _CRITIC_W2
+
+
+def _penalty(rng):
+    key = np.array([0, 7], np.uint32)  # a raw jax.random key, shared by every slice
+    return (
+        (_normal(rng, B, R, 3), _normal(rng, B, R, 3), key),
+        (0, 0, None),
+        {"kind": "r1", "critic_fn": _critic},
+    )
+
+
+def _diffusion(rng):
+    return (
+        (_normal(rng, B, R, 3), _normal(rng, B, R, 3), _uniform(rng, 0.1, 20.0)),
+        (0, 0, 0),
+        {"prediction": "v", "weighting": "min_snr"},
+    )
+
+
 CATALOGUE = [
     Spec("mean_squared_error", "mean_squared_error", _pair()),
     Spec("mean_absolute_error", "mean_absolute_error", _pair(), smooth=False),
@@ -242,6 +309,71 @@ CATALOGUE = [
         diff_args=(0, 1),
         forward_mode=False,
     ),
+    # -- ranking (lossjax/_ranking.py): each example is a list of LIST items
+    _ranking("softmax_loss"),
+    _ranking("softmax_loss", "_item_mask", **_PADDING),
+    _ranking("poly1_softmax_loss", epsilon=0.5),
+    _ranking("unique_softmax_loss"),
+    _ranking("listmle_loss", **_PADDING),
+    _ranking("pairwise_hinge_loss", smooth=False),
+    _ranking("pairwise_logistic_loss"),
+    _ranking(
+        "pairwise_logistic_loss",
+        "_dcg_lambdaweight",
+        lambdaweight_fn=lossjax.ranking.dcg_lambdaweight,
+    ),
+    _ranking("pairwise_soft_zero_one_loss"),
+    _ranking("pairwise_mse_loss"),
+    _ranking("pairwise_qr_loss", smooth=False, tau=0.3),
+    _ranking("pointwise_mse_loss"),
+    _ranking("pointwise_sigmoid_loss"),
+    _ranking("approx_ndcg_loss", temperature=0.5),
+    # (With topn, rax's cutoff threshold is a constant in the gradient: not in this list.)
+    _ranking("approx_ndcg_loss", "_item_mask", **_PADDING),
+    _ranking("approx_mrr_loss"),
+    # -- objectives (lossjax/_distillation.py, _preference.py, _generative.py)
+    Spec("distillation_loss", "distillation_loss", _with({"temperature": 2.0}, _logit_pair)),
+    Spec(
+        "distillation_loss_jsd_top_k",
+        "distillation_loss",
+        _with({"kind": "jsd", "beta": 0.3, "top_k": 3}, _logit_pair),
+        diff_args=(0, 1),
+    ),
+    Spec(
+        "distillation_loss_reverse_kl",
+        "distillation_loss",
+        _with({"kind": "reverse_kl"}, _logit_pair),
+    ),
+    Spec("dpo_loss", "dpo_loss", _with({"label_smoothing": 0.1}, _dpo), diff_args=(0, 1)),
+    Spec("dpo_loss_ipo", "dpo_loss", _with({"kind": "ipo"}, _dpo), diff_args=(0, 1)),
+    Spec("simpo_loss", "simpo_loss", _mean_logps, diff_args=(0, 1)),
+    Spec("orpo_loss", "orpo_loss", _orpo, diff_args=(0, 1)),
+    Spec(
+        "gaussian_kl_divergence",
+        "gaussian_kl_divergence",
+        _with({"prior_means": 0.5, "prior_log_variances": -0.5}, _vectors),
+        diff_args=(0, 1),
+    ),
+    Spec(
+        "gan_generator_loss",
+        "gan_generator_loss",
+        lambda rng: ((_normal(rng, B, R, scale=2.0),), (0,), {}),
+    ),
+    Spec(
+        "gan_discriminator_loss",
+        "gan_discriminator_loss",
+        _with({"kind": "least_squares"}, _pair(2.0)),
+        diff_args=(0, 1),
+    ),
+    Spec(
+        "gan_discriminator_loss_hinge",
+        "gan_discriminator_loss",
+        _with({"kind": "hinge"}, _pair(2.0)),
+        smooth=False,
+        diff_args=(0, 1),
+    ),
+    Spec("gradient_penalty", "gradient_penalty", _penalty),
+    Spec("diffusion_loss", "diffusion_loss", _diffusion),
 ]
 
 

@@ -10,6 +10,7 @@ import lossjax
 
 PUBLIC = [getattr(lossjax, name) for name in lossjax.__all__ if callable(getattr(lossjax, name))]
 PUBLIC += [getattr(lossjax.masks, name) for name in lossjax.masks.__all__]
+PUBLIC += [getattr(lossjax.ranking, name) for name in lossjax.ranking.__all__]
 
 
 def _required_sections(fn):

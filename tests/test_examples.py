@@ -34,6 +34,11 @@ EXPECTED_OUTPUT = {
     "autoencoder.py": "test MSE per pixel",
     "siamese_embeddings.py": "1-NN accuracy",
     "hyperparameter_sweep.py": "gammas in one vmap",
+    "distillation.py": "KL to teacher",
+    "dpo.py": "reward accuracy",
+    "vae.py": "negative ELBO",
+    "gan.py": "nearest mode",
+    "gradient_accumulation.py": "full-batch gradient",
 }
 
 

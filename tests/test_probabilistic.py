@@ -319,9 +319,11 @@ def test_tweedie_power_must_be_static_and_outside_0_1():
         lossjax.tweedie_deviance(MEAN, NONNEG, power=float("nan"))
     with pytest.raises(TypeError, match=r"`power` must be a Python number, got a traced value"):
         jax.jit(lambda p: lossjax.tweedie_deviance(MEAN, NONNEG, power=p))(1.5)
-    for bad in (True, "1", None, [1.0, 2.0]):
+    for bad in (True, "1", [1.0, 2.0]):
         with pytest.raises(TypeError, match=r"`power` must be a Python number"):
             lossjax.tweedie_deviance(MEAN, NONNEG, power=bad)
+    with pytest.raises(TypeError, match=r"`power` cannot be None; valid values: <= 0 or >= 1"):
+        lossjax.tweedie_deviance(MEAN, NONNEG, power=None)
     # NumPy scalars are static numbers.
     np.testing.assert_allclose(
         lossjax.tweedie_deviance(MEAN, NONNEG, power=np.float32(1.5)),

@@ -97,8 +97,10 @@ def test_output_dtype_follows_values():
     )
 
 
+# Subnormal values are excluded, and values near the smallest normal number get an absolute
+# tolerance: XLA on CPU flushes subnormal intermediates (w * v) to zero.
 @given(
-    values=st.lists(st.floats(0, 1e6, width=32), min_size=1, max_size=12),
+    values=st.lists(st.floats(0, 1e6, width=32, allow_subnormal=False), min_size=1, max_size=12),
     seed=st.integers(0, 2**16),
 )
 def test_property_mean_is_convex_combination(values, seed):
@@ -110,7 +112,8 @@ def test_property_mean_is_convex_combination(values, seed):
     want = _np_reduce(v, w, m, "mean")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-30)
     if np.any(m & (w > 0)):
-        assert v[m & (w > 0)].min() * (1 - 1e-6) <= got <= v[m & (w > 0)].max() * (1 + 1e-6)
+        kept = v[m & (w > 0)]
+        assert kept.min() * (1 - 1e-6) - 1e-30 <= got <= kept.max() * (1 + 1e-6) + 1e-30
 
 
 # -- errors ------------------------------------------------------------------------
@@ -118,7 +121,7 @@ def test_property_mean_is_convex_combination(values, seed):
 
 def test_unknown_reduction_is_an_error():
     with pytest.raises(
-        ValueError, match=r"`reduction` must be one of 'mean', 'sum', 'none'; got 'avg'"
+        ValueError, match=r"`reduction` must be one of 'mean', 'sum', 'none', 'count'; got 'avg'"
     ):
         reduce_loss(jnp.ones(3), reduction="avg")
 

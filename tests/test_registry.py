@@ -1,12 +1,16 @@
 """The registry (``lossjax.get``, ``available``, ``info``) and ``lossjax.suggest``.
 
-The registry's metadata must never drift from the code: every entry is a public
-function, its hyperparameters are exactly the function's keyword-only options
-(other than the reduction contract) with the signature's defaults, and every
-declared range is the one the function itself enforces.
+Each loss declares its metadata once, next to its definition
+(``lossjax._registry.register``): the decorated loss checks its hyperparameters
+against that declaration, and the registry reads the same declaration. These
+tests check what users see: every entry is a public function, its
+hyperparameters are its keyword-only options with the signature's defaults, the
+loss, ``get`` and the declaration accept and refuse the same values, and
+``suggest`` ranks the recommendations the losses declare.
 """
 
 import dataclasses
+import functools
 import inspect
 
 import jax
@@ -34,8 +38,11 @@ def test_entry_is_a_public_function(name):
     entry = lossjax.info(name)
     assert isinstance(entry, lossjax.LossInfo)
     assert entry.name == name
-    assert name in lossjax.__all__
-    assert getattr(lossjax, name) is entry.function
+    # "ranking.softmax_loss" is lossjax.ranking.softmax_loss
+    namespace, _, short = name.rpartition(".")
+    module = getattr(lossjax, namespace) if namespace else lossjax
+    assert short in module.__all__
+    assert getattr(module, short) is entry.function
 
 
 def test_every_public_loss_is_registered_and_in_the_test_catalogue():
@@ -50,6 +57,10 @@ def test_every_public_loss_is_registered_and_in_the_test_catalogue():
         and not inspect.isclass(getattr(lossjax, name))
         and set(CONTRACT) <= set(inspect.signature(getattr(lossjax, name)).parameters)
     }
+    # The ranking submodule's losses (its metrics and lambda weights are not losses).
+    public_losses |= {
+        f"ranking.{name}" for name in lossjax.ranking.__all__ if name.endswith("_loss")
+    }
     assert public_losses == set(NAMES)
     catalogued = {spec.fn_name for spec in CATALOGUE}
     missing = set(NAMES) - catalogued
@@ -61,10 +72,12 @@ def test_every_public_loss_is_registered_and_in_the_test_catalogue():
 def test_hyperparameters_are_the_signatures_keyword_options_with_its_defaults(name):
     entry = lossjax.info(name)
     parameters = inspect.signature(entry.function).parameters
+    # normalize_by/segment_ids of the token-level losses are reduction arguments.
+    passed_on = ("normalize_by", "segment_ids")
     keyword_only = {
         p.name: p.default
         for p in parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in CONTRACT
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in CONTRACT + passed_on
     }
     assert {h.name: h.default for h in entry.hyperparameters} == keyword_only
     assert entry.defaults == keyword_only
@@ -76,7 +89,17 @@ def test_hyperparameters_are_the_signatures_keyword_options_with_its_defaults(na
 @pytest.mark.parametrize("name", NAMES)
 def test_metadata_is_well_formed(name):
     entry = lossjax.info(name)
-    assert entry.task in ("regression", "binary", "multiclass", "unsupervised", "embedding")
+    assert entry.task in (
+        "regression",
+        "binary",
+        "multiclass",
+        "unsupervised",
+        "embedding",
+        "ranking",
+        "distillation",
+        "preference",
+        "generative",
+    )
     assert entry.input_kind in (
         "predictions",
         "logits",
@@ -85,10 +108,12 @@ def test_metadata_is_well_formed(name):
         "embeddings",
         "points",
         "hidden states",
+        "log-probabilities",
+        "samples",
     )
     assert entry.summary and "\n" not in entry.summary and len(entry.summary) <= 100
     for h in entry.hyperparameters:
-        assert h.kind in ("real", "int", "bool", "choice", "mask", "axes")
+        assert h.kind in ("real", "int", "bool", "choice", "mask", "axes", "callable")
         assert h.valid and h.description
         h.check(h.default)  # every default is a valid value
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -197,9 +222,8 @@ def test_the_loss_enforces_exactly_the_declared_range(spec, h):
         value = _per_class(h, value)
         h.check(value)
         lossjax.get(spec.fn, **{h.name: value})
-        out = spec.fn(*args, **{**kwargs, h.name: value})
         if h.kind in ("real", "int"):  # (a bool or a choice may not suit these inputs)
-            assert np.isfinite(out), (h.name, value)
+            assert np.isfinite(spec.fn(*args, **{**kwargs, h.name: value})), (h.name, value)
 
 
 @pytest.mark.parametrize("spec, h", DECLARED, ids=[f"{s.name}-{h.name}" for s, h in DECLARED])
@@ -262,6 +286,35 @@ def test_alias_resolves(alias, name):
     assert lossjax.get(alias).func is getattr(lossjax, name)
 
 
+def test_penalty_names_are_not_error_losses_and_clip_is_the_symmetric_loss():
+    """``l1``/``l2`` name the penalties (lossjax.l1_penalty), not MAE/MSE; CLIP's loss
+    is the symmetric InfoNCE."""
+    for penalty in ("l1", "l2"):
+        with pytest.raises(KeyError, match=f"unknown loss '{penalty}'"):
+            lossjax.get(penalty)
+    clip = lossjax.get("clip")
+    assert clip.func is lossjax.info_nce_loss and clip.keywords == {"symmetric": True}
+    assert lossjax.get("clip", temperature=0.2).keywords == {"symmetric": True, "temperature": 0.2}
+    assert lossjax.get("ntxent").keywords == {}
+    q, k = jnp.eye(3), jnp.eye(3)[::-1]
+    np.testing.assert_allclose(clip(q, k), lossjax.info_nce_loss(q, k, symmetric=True))
+
+
+def test_a_declaration_must_match_the_signature():
+    """A loss that declares a hyperparameter it does not take, or takes one it does
+    not declare, fails when its module is imported, not in a test."""
+    from lossjax import _registry
+
+    def loss(x, *, delta=1.0, reduction="mean", weights=None, where=None, axis_name=None):
+        return x
+
+    for declared in ((), (_registry.real("delta", "d"), _registry.real("beta", "b"))):
+        with pytest.raises(TypeError, match="declares"):
+            _registry.register(
+                task="regression", input_kind="predictions", summary="s", hyperparameters=declared
+            )(loss)
+
+
 def test_aliases_are_unique_and_listed():
     seen = {}
     for name in NAMES:
@@ -279,7 +332,17 @@ def test_info_accepts_the_function_itself():
 def test_available_filters_by_task():
     by_task = {
         t: lossjax.available(t)
-        for t in ("regression", "binary", "multiclass", "unsupervised", "embedding")
+        for t in (
+            "regression",
+            "binary",
+            "multiclass",
+            "unsupervised",
+            "embedding",
+            "ranking",
+            "distillation",
+            "preference",
+            "generative",
+        )
     }
     assert sorted(n for names in by_task.values() for n in names) == sorted(NAMES)
     assert by_task["regression"][0] == "mean_squared_error"
@@ -293,8 +356,12 @@ def test_available_filters_by_task():
     }
     assert "linear_cross_entropy" in by_task["multiclass"]
     assert set(by_task["embedding"]) == {"contrastive_loss", "info_nce_loss"}
+    assert by_task["ranking"][0] == "ranking.softmax_loss"
+    assert by_task["distillation"] == ["distillation_loss"]
+    assert by_task["preference"] == ["dpo_loss", "simpo_loss", "orpo_loss"]
+    assert by_task["generative"][0] == "diffusion_loss"
     with pytest.raises(ValueError, match="task"):
-        lossjax.available("ranking")
+        lossjax.available("telepathy")
 
 
 @pytest.mark.parametrize(
@@ -345,7 +412,9 @@ def test_bound_loss_equals_the_direct_call(spec):
 
 
 def test_bound_loss_keeps_name_doc_signature_and_a_readable_repr():
+    """A bound loss is a functools.partial with the loss's metadata."""
     loss = lossjax.get("huber", delta=0.5)
+    assert isinstance(loss, functools.partial) and loss.keywords == {"delta": 0.5}
     assert repr(loss) == "lossjax.get('huber_loss', delta=0.5)"
     assert repr(lossjax.get("mse")) == "lossjax.get('mean_squared_error')"
     assert loss.__name__ == "huber_loss"
@@ -419,7 +488,8 @@ def test_suggest_binary_imbalanced_gives_weighted_cross_entropy_and_focal():
     with pytest.raises(TypeError, match="pos_weight"):
         weighted.get()
     assert weighted.get(pos_weight=9.0).hyperparameters["pos_weight"] == 9.0
-    assert str(weighted) == "binary_cross_entropy(pos_weight=...)"
+    assert weighted.call == "binary_cross_entropy(pos_weight=...)"
+    assert str(weighted) == weighted.call + ": " + weighted.reason
 
 
 def test_suggest_calibrated_prefers_cross_entropy_to_hinge():
@@ -472,9 +542,22 @@ def test_suggest_refuses_flags_that_do_not_apply():
     with pytest.raises(ValueError, match="outliers"):
         lossjax.suggest("multiclass", outliers=True)
     with pytest.raises(ValueError, match="task"):
-        lossjax.suggest("ranking")
+        lossjax.suggest("telepathy")
     with pytest.raises(ValueError, match="imbalanced"):
         lossjax.suggest("binary", imbalanced=1.5)
+
+
+@pytest.mark.parametrize("value", [-1, 1, "yes", None])
+def test_suggest_flags_must_be_bools(value):
+    """``outliers=-1`` is a mistake, not a truthy flag."""
+    with pytest.raises(TypeError, match="`outliers` must be a Python bool"):
+        lossjax.suggest("regression", outliers=value)
+
+
+def test_printing_a_suggestion_shows_the_call_and_the_reason():
+    best = lossjax.suggest("regression", outliers=True)[0]
+    assert best.call == "huber_loss(delta=1.0)"
+    assert str(best) == f"huber_loss(delta=1.0): {best.reason}" and "robust" in best.reason
 
 
 # -- suggest: probabilistic regression and margin questions -------------------------------------
@@ -506,7 +589,7 @@ def test_suggest_regression_questions_put_their_answer_first(flag, expected, que
 
 
 def test_suggest_count_data_gives_poisson_then_tweedie_power_1():
-    names = [str(s) for s in lossjax.suggest("regression", count_data=True)][:2]
+    names = [s.call for s in lossjax.suggest("regression", count_data=True)][:2]
     assert names == ["poisson_loss(log_input=True)", "tweedie_deviance(power=1.0)"]
     # The likelihood of counts stays first even with outliers.
     assert _names(lossjax.suggest("regression", count_data=True, outliers=True))[0] == (
@@ -537,7 +620,7 @@ def test_suggest_intervals_fits_several_quantiles_at_once():
 
 def test_suggest_skewed_positive_gives_msle_gamma_then_mape():
     suggestions = lossjax.suggest("regression", skewed_positive=True)
-    assert [str(s) for s in suggestions[:3]] == [
+    assert [s.call for s in suggestions[:3]] == [
         "mean_squared_logarithmic_error()",
         "tweedie_deviance(power=2.0)",
         "mean_absolute_percentage_error()",
