@@ -36,6 +36,7 @@ from lossjax._reduction import AxisName, Reduction, prepare_pair, reduce_loss
 from lossjax._registry import (
     ANSWER,
     CALIBRATION_NOTE,
+    FOCAL_GAMMA,
     FROM_LOGITS,
     LABEL_SMOOTHING,
     FromPositiveRate,
@@ -351,7 +352,7 @@ def hinge_loss(
     ),
     handles_imbalance=True,
     hyperparameters=(
-        real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0),
+        FOCAL_GAMMA,
         real(
             "alpha",
             "weight of the positive class",

@@ -67,6 +67,7 @@ from lossjax._registry import (
     CLASS_AXIS,
     CLASS_MASK,
     CLASS_WEIGHTS,
+    FOCAL_GAMMA,
     FROM_LOGITS,
     IGNORE_INDEX,
     LABEL_SMOOTHING,
@@ -719,7 +720,7 @@ def sparse_categorical_cross_entropy(
     ),
     handles_imbalance=True,
     hyperparameters=(
-        real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0),
+        FOCAL_GAMMA,
         real(
             "alpha",
             "balance factor, scalar or [K]",

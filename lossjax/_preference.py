@@ -227,11 +227,12 @@ def dpo_loss(
 class PreferenceRewards(NamedTuple):
     """The implicit rewards of DPO that trainers log, one entry per pair.
 
-    Attributes:
-        chosen: :math:`\\beta(\\log\\pi(y_w) - \\log\\pi_{\\mathrm{ref}}(y_w))`.
-        rejected: :math:`\\beta(\\log\\pi(y_l) - \\log\\pi_{\\mathrm{ref}}(y_l))`.
-        margins: ``chosen - rejected``.
-        accuracies: 1.0 where ``chosen > rejected``, else 0.0.
+    Its fields:
+
+    * ``chosen``: :math:`\\beta(\\log\\pi(y_w) - \\log\\pi_{\\mathrm{ref}}(y_w))`;
+    * ``rejected``: :math:`\\beta(\\log\\pi(y_l) - \\log\\pi_{\\mathrm{ref}}(y_l))`;
+    * ``margins``: ``chosen - rejected``;
+    * ``accuracies``: 1.0 where ``chosen > rejected``, else 0.0.
 
     Example:
         >>> import jax.numpy as jnp, lossjax

@@ -346,6 +346,7 @@ LOGIT_SOFT_CAP = real(
     "logit_soft_cap", "c in c * tanh(logits / c)", lower=0.0, lower_open=True, optional=True
 )
 CLASS_AXIS = integer("axis", "the class axis")
+FOCAL_GAMMA = real("gamma", "focusing strength (0 gives cross-entropy)", lower=0.0)
 CLASS_AXES = Hyperparameter("axis", "axes", "the class axis, or a tuple of them")
 CLASS_MASK = Hyperparameter(
     "class_mask",

@@ -14,7 +14,7 @@ _T975.update({9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042})
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> float:
-    """ECE: sum over ``ECE_BINS`` equal-width bins of |accuracy - confidence| x bin share."""
+    """ECE: sum over ``ECE_BINS`` equal-width bins of ``|accuracy - confidence|`` times the bin's share."""
     confidence = np.asarray(confidence, np.float64)
     bins = np.clip(np.floor(confidence * ECE_BINS).astype(int), 0, ECE_BINS - 1)
     gap = np.bincount(bins, correct.astype(np.float64) - confidence, minlength=ECE_BINS)

@@ -65,7 +65,7 @@ class TaskResult:
 
         More than one name is a tie: the differences are within the metric's tolerance
         or not significant across the seeds (a paired t-test at 5%; see
-        :func:`lossjax.compare._metrics.indistinguishable`).
+        ``indistinguishable`` in ``lossjax/compare/_metrics.py``).
         """
         m = self._metric(metric)
         sign = 1.0 if m.higher_is_better else -1.0

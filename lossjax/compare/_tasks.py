@@ -39,7 +39,7 @@ class Case:
 
     @property
     def label(self) -> str:
-        """The function's name and its bound hyperparameters: ``huber_loss(delta=1)``."""
+        """The loss's function name with its bound hyperparameters, e.g. ``huber_loss(delta=1)``."""
         args = ", ".join(f"{k}={v:g}" for k, v in self.hyperparameters.items())
         return f"{self.loss}({args})" if args else self.loss
 
