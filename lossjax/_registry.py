@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import functools
 import inspect
+import math
 import numbers
 import types
 from collections.abc import Callable, Mapping
@@ -181,7 +182,7 @@ class Hyperparameter:
         elif self.kind == "mask":
             dtype = getattr(value, "dtype", None)
             if dtype is None:
-                dtype = _numeric_array(self.name, value, numeric=False).dtype
+                dtype = _checks.as_array(self.name, value).dtype
             if dtype != np.bool_:
                 raise TypeError(f"lossjax: `{self.name}` must be a boolean array, got {value!r}.")
         elif self.kind == "callable":
@@ -221,18 +222,14 @@ class Hyperparameter:
             isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real)
         ):
             raise TypeError(f"lossjax: `{self.name}` must be a Python number, got {value!r}.")
-        array = value if isinstance(value, jax.core.Tracer) else _numeric_array(self.name, value)
-        if self.scalar and np.ndim(array) != 0:
-            raise TypeError(
-                f"lossjax: `{self.name}` must be a scalar, got shape {tuple(np.shape(array))}."
-            )
-        if self.excluded is not None and _checks.is_static(value):
+        if self.excluded is not None:  # static (see `real`): a Python number
             low, high = self.excluded
-            if np.any(((array > low) & (array < high)) | np.isnan(array)):
+            if math.isnan(value) or low < value < high:
                 raise ValueError(f"lossjax: `{self.name}` must be {self.valid}, got {value!r}.")
-        self._check_range(value)
+        # The number type, the scalar shape and the range: the shared check.
+        self._check_range(value, scalar=self.scalar)
 
-    def _check_range(self, value: Any) -> None:
+    def _check_range(self, value: Any, *, scalar: bool = False) -> None:
         _checks.check_hyperparameter(
             self.name,
             value,
@@ -240,23 +237,8 @@ class Hyperparameter:
             upper=self.upper,
             lower_open=self.lower_open,
             upper_open=self.upper_open,
+            scalar=scalar,
         )
-
-
-def _numeric_array(name: str, value: Any, *, numeric: bool = True) -> np.ndarray:
-    """``value`` as a NumPy array of numbers, or a TypeError naming ``name``."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as e:  # ragged lists
-        raise TypeError(
-            f"lossjax: `{name}` must be a number or an array of numbers, got {value!r}."
-        ) from e
-    is_number = np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-    if array.dtype == object or not is_number or (numeric and array.dtype == np.bool_):
-        raise TypeError(
-            f"lossjax: `{name}` must be a number or an array of numbers, got {value!r}."
-        )
-    return array
 
 
 def _number(x: float) -> str:
@@ -291,6 +273,8 @@ def real(
     static: bool = False,
 ) -> Hyperparameter:
     """A real hyperparameter: a Python number or a (traced, differentiable) array."""
+    if excluded is not None and not static:
+        raise ValueError(f"lossjax registry: `{name}` excludes an interval, so it must be static.")
     return Hyperparameter(
         name,
         "real",
