@@ -64,6 +64,14 @@ HINGE_KINDS = ("crammer_singer", "weston_watkins")
 HINGE_POWERS = (1, 2)
 
 
+# What `suggest(..., margin=True)` says of both perceptron losses.
+NO_MARGIN = Recommendation(
+    "no margin at all: zero once the label scores highest, so the boundary may end "
+    "anywhere; prefer the hinge for a max-margin classifier",
+    when=("margin",),
+)
+
+
 # -- reference formulas -------------------------------------------------------------------
 
 
@@ -232,13 +240,7 @@ def squared_hinge_loss(
     summary="max(0, -y * score): zero once the sign is right; the perceptron's update rule.",
     aliases=("perceptron",),
     margin_based=True,
-    recommendations=(
-        Recommendation(
-            "no margin at all: zero once the label scores highest, so the boundary may end "
-            "anywhere; prefer the hinge for a max-margin classifier",
-            when=("margin",),
-        ),
-    ),
+    recommendations=(NO_MARGIN,),
 )
 def perceptron_loss(
     scores: ArrayLike,
@@ -394,13 +396,7 @@ def sparsemax_loss(
     summary="max_k s_k - s_y: zero once the label scores highest; the multiclass perceptron.",
     aliases=("multiclass_perceptron",),
     margin_based=True,
-    recommendations=(
-        Recommendation(
-            "no margin at all: zero once the label scores highest, so the boundary may end "
-            "anywhere; prefer the hinge for a max-margin classifier",
-            when=("margin",),
-        ),
-    ),
+    recommendations=(NO_MARGIN,),
 )
 def multiclass_perceptron_loss(
     scores: ArrayLike,
