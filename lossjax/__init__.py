@@ -115,6 +115,18 @@ from lossjax import ranking as ranking
 
 __all__ += ["ranking"]
 
+# -- metric learning: triplets, margins, pairs (lossjax/_metric_learning.py) ------
+# (issue 14 metric-learning A: insert imports and __all__ here)
+
+# -- contrastive embeddings and margin softmax (lossjax/_contrastive.py) ----------
+# (issue 14 metric-learning B: insert imports and __all__ here)
+
+# -- segmentation (lossjax/_segmentation.py) --------------------------------------
+# (issue 14 segmentation: insert imports and __all__ here)
+
+# -- detection and CTC (lossjax/_detection.py, lossjax/_ctc.py) --------------------
+# (issue 14 detection+ctc: insert imports and __all__ here)
+
 # -- knowledge distillation (lossjax/_distillation.py) ----------------------------
 from lossjax._distillation import distillation_loss as distillation_loss
 

@@ -42,6 +42,8 @@ TASKS = (
     "unsupervised",
     "embedding",
     "ranking",
+    "segmentation",
+    "detection",
     "sequence",
     "distillation",
     "preference",
@@ -58,6 +60,9 @@ INPUT_KINDS = (
     "hidden states",
     "log-probabilities",
     "samples",
+    "cosines",
+    "distances",
+    "boxes",
 )
 
 # Keyword arguments every loss takes (the reduction contract); not hyperparameters.
@@ -74,6 +79,8 @@ TASK_FLAGS = {
     "unsupervised": ("outliers",),
     "embedding": (),
     "ranking": (),
+    "segmentation": ("imbalanced",),
+    "detection": (),
     "sequence": (),
     "distillation": (),
     "preference": (),

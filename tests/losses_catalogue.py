@@ -374,6 +374,10 @@ CATALOGUE = [
     ),
     Spec("gradient_penalty", "gradient_penalty", _penalty),
     Spec("diffusion_loss", "diffusion_loss", _diffusion),
+    # -- issue 14 metric-learning A: insert Specs above this line --
+    # -- issue 14 metric-learning B: insert Specs above this line --
+    # -- issue 14 segmentation: insert Specs above this line --
+    # -- issue 14 detection+ctc: insert Specs above this line --
 ]
 
 

@@ -89,28 +89,8 @@ def test_hyperparameters_are_the_signatures_keyword_options_with_its_defaults(na
 @pytest.mark.parametrize("name", NAMES)
 def test_metadata_is_well_formed(name):
     entry = lossjax.info(name)
-    assert entry.task in (
-        "regression",
-        "binary",
-        "multiclass",
-        "unsupervised",
-        "embedding",
-        "ranking",
-        "distillation",
-        "preference",
-        "generative",
-    )
-    assert entry.input_kind in (
-        "predictions",
-        "logits",
-        "probabilities",
-        "scores",
-        "embeddings",
-        "points",
-        "hidden states",
-        "log-probabilities",
-        "samples",
-    )
+    assert entry.task in lossjax._registry.TASKS
+    assert entry.input_kind in lossjax._registry.INPUT_KINDS
     assert entry.summary and "\n" not in entry.summary and len(entry.summary) <= 100
     for h in entry.hyperparameters:
         assert h.kind in ("real", "int", "bool", "choice", "mask", "axes", "callable")
@@ -330,20 +310,7 @@ def test_info_accepts_the_function_itself():
 
 
 def test_available_filters_by_task():
-    by_task = {
-        t: lossjax.available(t)
-        for t in (
-            "regression",
-            "binary",
-            "multiclass",
-            "unsupervised",
-            "embedding",
-            "ranking",
-            "distillation",
-            "preference",
-            "generative",
-        )
-    }
+    by_task = {t: lossjax.available(t) for t in lossjax._registry.TASKS}
     assert sorted(n for names in by_task.values() for n in names) == sorted(NAMES)
     assert by_task["regression"][0] == "mean_squared_error"
     assert set(by_task["binary"]) == {
