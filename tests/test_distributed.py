@@ -7,6 +7,8 @@ weights differ; ``jax.jit`` over ``NamedSharding``-placed inputs needs no
 ``axis_name`` and must not depend on the sharding.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,15 +72,22 @@ def _diff_argnums(spec):
     return spec.diff_args
 
 
+@functools.cache
+def _single_device(spec):
+    """The global batch's value and gradients on one device, with the uneven mask and
+    weights: the reference of every test below, compiled once per loss."""
+    args, _, kwargs = _global_batch(spec)
+    where, weights = _uneven_mask_and_weights()
+    f = lambda *a: spec.fn(*a, where=where, weights=weights, **kwargs)  # noqa: E731
+    return jax.jit(jax.value_and_grad(f, argnums=_diff_argnums(spec)))(*args)
+
+
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
 def test_shard_map_with_axis_name_equals_single_device(spec):
     args, in_axes, kwargs = _global_batch(spec)
     where, weights = _uneven_mask_and_weights()
     mesh = _auto_mesh((N_DEVICES,), ("data",))
     specs = tuple(P() if ax is None else P("data") for ax in in_axes)
-
-    def single(*a):
-        return spec.fn(*a, where=where, weights=weights, **kwargs)
 
     def sharded(*a):
         def local(*la):
@@ -90,7 +99,7 @@ def test_shard_map_with_axis_name_equals_single_device(spec):
         )(*a, weights, where)
 
     argnums = _diff_argnums(spec)
-    want_value, want_grads = jax.value_and_grad(single, argnums=argnums)(*args)
+    want_value, want_grads = _single_device(spec)
     got_value, got_grads = jax.jit(jax.value_and_grad(sharded, argnums=argnums))(*args)
     np.testing.assert_allclose(got_value, want_value, rtol=1e-6)
     for got, want in zip(got_grads, want_grads, strict=True):
@@ -104,7 +113,8 @@ def test_shard_map_sum_is_global_sum(spec):
     specs = tuple(P() if ax is None else P("data") for ax in in_axes)
     local = lambda *a: spec.fn(*a, reduction="sum", axis_name="data", **kwargs)  # noqa: E731
     got = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P()))(*args)
-    np.testing.assert_allclose(got, spec.fn(*args, reduction="sum", **kwargs), rtol=1e-5)
+    want = jax.jit(lambda *a: spec.fn(*a, reduction="sum", **kwargs))(*args)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_pmean_of_local_means_would_be_wrong():
@@ -160,7 +170,7 @@ def test_jit_over_named_sharding_needs_no_axis_name(spec, mesh_shape):
     m = _place(where, mesh, batch_axes)
     f = lambda *a: spec.fn(*a[:-2], weights=a[-2], where=a[-1], **kwargs)  # noqa: E731
     argnums = _diff_argnums(spec)
-    want_value, want_grads = jax.value_and_grad(f, argnums=argnums)(*args, weights, where)
+    want_value, want_grads = _single_device(spec)
     got_value, got_grads = jax.jit(jax.value_and_grad(f, argnums=argnums))(*placed, w, m)
     np.testing.assert_allclose(got_value, want_value, rtol=1e-6)
     for got, want in zip(got_grads, want_grads, strict=True):

@@ -32,6 +32,12 @@ def _setup(spec, seed=0):
     return as_jnp(args), in_axes, kwargs
 
 
+def _jitted(spec, kwargs):
+    """The loss with its options bound, compiled once per input shape. The eager,
+    op-by-op call is checked by the chex variants below."""
+    return jax.jit(lambda *a, **kw: spec.fn(*a, **kwargs, **kw))
+
+
 def _first_slice(spec, seed=0):
     args, in_axes, kwargs = _setup(spec, seed)
     return slice_args(args, in_axes, 0), kwargs
@@ -40,8 +46,9 @@ def _first_slice(spec, seed=0):
 @each_loss
 def test_vmap_matches_a_python_loop(spec):
     args, in_axes, kwargs = _setup(spec)
-    mapped = jax.vmap(lambda *a: spec.fn(*a, **kwargs), in_axes=in_axes)(*args)
-    loop = [spec.fn(*slice_args(args, in_axes, b), **kwargs) for b in range(B)]
+    fn = _jitted(spec, kwargs)
+    mapped = jax.vmap(fn, in_axes=in_axes)(*args)
+    loop = [fn(*slice_args(args, in_axes, b)) for b in range(B)]
     np.testing.assert_allclose(mapped, loop, rtol=1e-6)
 
 
@@ -50,8 +57,8 @@ def test_vmapped_mean_matches_none_row_by_row(spec):
     if not spec.independent:
         pytest.skip("in-batch negatives: a slice is not a set of independent examples")
     args, in_axes, kwargs = _setup(spec)
-    mapped = jax.vmap(lambda *a: spec.fn(*a, **kwargs), in_axes=in_axes)(*args)
-    none = spec.fn(*merge_args(args, in_axes), reduction="none", **kwargs)
+    mapped = jax.vmap(_jitted(spec, kwargs), in_axes=in_axes)(*args)
+    none = _jitted(spec, {**kwargs, "reduction": "none"})(*merge_args(args, in_axes))
     np.testing.assert_allclose(mapped, np.asarray(none).reshape(B, R).mean(axis=1), rtol=1e-6)
 
 
@@ -69,8 +76,10 @@ def test_per_example_gradients_with_vmap(spec):
         )
         return spec.fn(*expanded, **kwargs)
 
-    per_example = jax.vmap(jax.grad(one), in_axes=in_axes)(*merged)
-    total = jax.grad(lambda a0: spec.fn(a0, *merged[1:], reduction="sum", **kwargs))(merged[0])
+    per_example = jax.jit(jax.vmap(jax.grad(one), in_axes=in_axes))(*merged)
+    total = jax.jit(jax.grad(lambda a0: spec.fn(a0, *merged[1:], reduction="sum", **kwargs)))(
+        merged[0]
+    )
     np.testing.assert_allclose(per_example, total, rtol=1e-5, atol=1e-6)
 
 
@@ -96,11 +105,11 @@ def test_forward_and_reverse_mode_agree(spec):
     _needs_forward_mode(spec)
     args, kwargs = _first_slice(spec)
     f, primals = _diff_fn(spec, args, kwargs)
-    grads = jax.grad(f, argnums=tuple(range(len(primals))))(*primals)
+    grads = jax.jit(jax.grad(f, argnums=tuple(range(len(primals)))))(*primals)
     rng = np.random.default_rng(1)
     tangents = tuple(jnp.asarray(rng.normal(size=p.shape), p.dtype) for p in primals)
-    value, tangent_out = jax.jvp(f, primals, tangents)
-    np.testing.assert_allclose(value, f(*primals), rtol=1e-6)
+    value, tangent_out = jax.jit(lambda p, t: jax.jvp(f, p, t))(primals, tangents)
+    np.testing.assert_allclose(value, jax.jit(f)(*primals), rtol=1e-6)
     expected = sum(jnp.vdot(g, t) for g, t in zip(grads, tangents, strict=True))
     np.testing.assert_allclose(tangent_out, expected, rtol=1e-4, atol=1e-6)
     assert all(np.all(np.isfinite(g)) for g in grads)
@@ -112,7 +121,7 @@ def test_hessian_is_finite_and_symmetric(spec):
     args, kwargs = _first_slice(spec)
     f, primals = _diff_fn(spec, args, kwargs)
     first = lambda x: f(x, *primals[1:])  # noqa: E731
-    hess = np.asarray(jax.hessian(first)(primals[0])).reshape(primals[0].size, -1)
+    hess = np.asarray(jax.jit(jax.hessian(first))(primals[0])).reshape(primals[0].size, -1)
     assert np.all(np.isfinite(hess))
     np.testing.assert_allclose(hess, hess.T, rtol=1e-4, atol=1e-5)
 
@@ -159,6 +168,7 @@ def test_check_grads_in_float64(spec, x64):
         a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in args
     )
     f, primals = _diff_fn(spec, args, kwargs)
+    f = jax.jit(f)  # compiled once per derivative order instead of dispatched op by op
     assert f(*primals).dtype == jnp.float64
     order = 2 if spec.smooth and spec.forward_mode else 1
     modes = ["fwd", "rev"] if spec.forward_mode else ["rev"]
@@ -170,20 +180,21 @@ def test_check_grads_in_float64(spec, x64):
 def test_low_precision_inputs_compute_in_float32(spec, dtype):
     args, kwargs = _first_slice(spec)
     low = tuple(a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in args)
-    out = spec.fn(*low, **kwargs)
+    fn = _jitted(spec, kwargs)
+    out = fn(*low)
     assert out.dtype == jnp.float32
     upcast = tuple(
         a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in low
     )
-    np.testing.assert_allclose(out, spec.fn(*upcast, **kwargs), rtol=1e-5)
+    np.testing.assert_allclose(out, fn(*upcast), rtol=1e-5)
 
 
 @each_loss
 def test_weights_enter_numerator_and_denominator(spec):
     args, kwargs = _first_slice(spec)
     weights = jnp.array([0.5, 2.0, 0.0, 1.5])
-    none = np.asarray(spec.fn(*args, reduction="none", **kwargs), np.float64)
-    got = spec.fn(*args, weights=weights, **kwargs)
+    none = np.asarray(_jitted(spec, {**kwargs, "reduction": "none"})(*args), np.float64)
+    got = _jitted(spec, kwargs)(*args, weights=weights)
     w = np.asarray(weights, np.float64)
     np.testing.assert_allclose(got, (w * none).sum() / w.sum(), rtol=1e-6)
 

@@ -72,7 +72,14 @@ TASK_TITLES = {
     "binary": "Binary classification",
     "multiclass": "Multiclass classification",
     "unsupervised": "Unsupervised learning",
-    "embedding": "Embeddings",
+    "embedding": "Embeddings and metric learning",
+    "ranking": "Ranking (lossjax.ranking)",
+    "segmentation": "Segmentation",
+    "detection": "Detection (bounding boxes)",
+    "sequence": "Sequences (CTC, token-level losses)",
+    "distillation": "Knowledge distillation",
+    "preference": "Preference optimisation",
+    "generative": "Generative models",
 }
 
 # Questions answered on the guide page with lossjax.suggest(task, **flags).
@@ -94,6 +101,14 @@ QUESTIONS = [
     ("unsupervised", {}, "no labels"),
     ("unsupervised", {"outliers": True}, "reconstruction with corrupted inputs"),
     ("embedding", {}, "learning an embedding"),
+    ("ranking", {}, "ranking lists of items by graded relevance"),
+    ("segmentation", {}, "a mask per pixel"),
+    ("segmentation", {"imbalanced": True}, "a small foreground"),
+    ("detection", {}, "regressing bounding boxes"),
+    ("sequence", {}, "a label sequence without frame alignment, or token-level targets"),
+    ("distillation", {}, "a student learns from a teacher's outputs"),
+    ("preference", {}, "pairs of preferred and rejected responses"),
+    ("generative", {}, "training a generative model"),
 ]
 
 
@@ -165,8 +180,10 @@ def _cost(entry) -> str:
         return "independent of the number of classes"
     if entry.task == "multiclass":
         return "holds the N×K scores"
-    if entry.task in ("regression", "binary"):
+    if entry.task in ("regression", "binary", "detection"):
         return "elementwise"
+    if entry.task == "segmentation":
+        return "one pass over each image"
     return ""
 
 
