@@ -11,6 +11,7 @@ under the usage line of its own subcommand. Tables and the progress bar come fro
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import textwrap
@@ -29,6 +30,7 @@ _SYMBOLS = {
         )
     ),
     "epsilon": "ε",
+    "ell": "ℓ",
     "varepsilon": "ε",
     "Delta": "Δ",
     "le": "≤",
@@ -533,29 +535,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUGGEST_FLAGS = {
-    "outliers": "outliers",
-    "imbalanced": "imbalanced",
-    "calibrated": "calibrated",
-    "large_vocab": "large vocabulary",
-    "count_data": "count data",
-    "heteroscedastic": "heteroscedastic",
-    "intervals": "intervals",
-    "skewed_positive": "skewed positive",
-    "margin": "margin",
-}
+def _suggest_flags() -> list[str]:
+    """The problem flags of :func:`lossjax.suggest` (its keyword-only arguments)."""
+    import lossjax
+
+    return list(inspect.signature(lossjax.suggest).parameters)[1:]
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
     import lossjax
 
-    flags = {k: getattr(args, k) for k in _SUGGEST_FLAGS}
+    flags = {k: getattr(args, k) for k in _suggest_flags()}
     flags["outliers"] = flags["outliers"] is True or bool(flags["outliers"])
     try:
         suggestions = lossjax.suggest(args.task, **flags)
     except ValueError as e:
         args.parser.error(str(e).removeprefix("lossjax: "))
-    on = [text for key, text in _SUGGEST_FLAGS.items() if flags[key] is not False]
+    on = [key.replace("_", " ") for key, value in flags.items() if value is not False]
     print(f"Recommended losses for {args.task}" + (f" ({', '.join(on)})" if on else "") + ":")
     for rank, s in enumerate(suggestions, 1):
         bound = [f"{k}={v!r}" for k, v in s.hyperparameters.items()]

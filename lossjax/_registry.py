@@ -86,19 +86,6 @@ TASK_FLAGS = {
     "preference": (),
     "generative": (),
 }
-FLAGS = (
-    "outliers",
-    "imbalanced",
-    "calibrated",
-    "large_vocab",
-    "count_data",
-    "heteroscedastic",
-    "intervals",
-    "skewed_positive",
-    "margin",
-)
-# Set by `suggest` from ``imbalanced=rate`` when the positive rate is above one half.
-DERIVED_FLAGS = ("negatives_rare",)
 
 # Score of a recommendation that answers a question of `suggest` (count data,
 # heteroscedastic noise, intervals, skewed positive targets, margin): above the
@@ -416,11 +403,14 @@ class LossInfo:
         name: the public name, ``lossjax.<name>`` (``"ranking.softmax_loss"`` for a
             loss of a submodule).
         function: the loss function itself.
-        task: one of ``"regression"``, ``"binary"``, ``"multiclass"``,
-            ``"unsupervised"``, ``"embedding"``.
+        task: ``"regression"``, ``"binary"``, ``"multiclass"``, ``"unsupervised"``,
+            ``"embedding"``, ``"ranking"``, ``"segmentation"``, ``"detection"``,
+            ``"sequence"``, ``"distillation"``, ``"preference"`` or ``"generative"``.
         input_kind: what the first argument holds: ``"predictions"``,
             ``"logits"``, ``"probabilities"``, ``"scores"`` (real-valued margins),
-            ``"embeddings"``, ``"points"`` or ``"hidden states"``. For losses
+            ``"embeddings"``, ``"points"``, ``"hidden states"``,
+            ``"log-probabilities"``, ``"samples"``, ``"cosines"``, ``"distances"`` or
+            ``"boxes"``. For losses
             with ``from_logits`` it follows that flag's default.
         summary: one line.
         aliases: short names accepted by :func:`get`.
@@ -745,8 +735,9 @@ def available(task: str | None = None) -> list[str]:
     """The names of the registered losses, all or those of one task.
 
     Args:
-        task: ``None`` (all), or one of ``"regression"``, ``"binary"``,
-            ``"multiclass"``, ``"unsupervised"``, ``"embedding"``.
+        task: ``None`` (all), or one of the tasks: ``"regression"``, ``"binary"``, ``"multiclass"``, ``"unsupervised"``,
+            ``"embedding"``, ``"ranking"``, ``"segmentation"``, ``"detection"``,
+            ``"sequence"``, ``"distillation"``, ``"preference"`` or ``"generative"``.
 
     Returns:
         A list of names (``lossjax.<name>`` is the function): by task, the usual
@@ -848,8 +839,9 @@ def suggest(
     Ties keep the order of :func:`available` (the usual default first).
 
     Args:
-        task: ``"regression"``, ``"binary"``, ``"multiclass"``,
-            ``"unsupervised"`` or ``"embedding"``.
+        task: ``"regression"``, ``"binary"``, ``"multiclass"``, ``"unsupervised"``,
+            ``"embedding"``, ``"ranking"``, ``"segmentation"``, ``"detection"``,
+            ``"sequence"``, ``"distillation"``, ``"preference"`` or ``"generative"``.
         outliers: the targets contain gross errors (regression, reconstruction).
         imbalanced: one class is rare (binary, multiclass). For binary tasks, a
             number in ``(0, 1)`` is read as the positive rate and sets a
