@@ -116,15 +116,53 @@ from lossjax import ranking as ranking
 __all__ += ["ranking"]
 
 # -- metric learning: triplets, margins, pairs (lossjax/_metric_learning.py) ------
+from lossjax._metric_learning import batch_triplet_loss as batch_triplet_loss
+from lossjax._metric_learning import cosine_embedding_loss as cosine_embedding_loss
+from lossjax._metric_learning import hinge_embedding_loss as hinge_embedding_loss
+from lossjax._metric_learning import margin_ranking_loss as margin_ranking_loss
+from lossjax._metric_learning import triplet_margin_loss as triplet_margin_loss
+
+__all__ += [
+    "batch_triplet_loss",
+    "cosine_embedding_loss",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "triplet_margin_loss",
+]
 # (issue 14 metric-learning A: insert imports and __all__ here)
 
 # -- contrastive embeddings and margin softmax (lossjax/_contrastive.py) ----------
+from lossjax._contrastive import circle_loss as circle_loss
+from lossjax._contrastive import margin_softmax_loss as margin_softmax_loss
+from lossjax._contrastive import ntxent_loss as ntxent_loss
+from lossjax._contrastive import sigmoid_contrastive_loss as sigmoid_contrastive_loss
+
+__all__ += ["circle_loss", "margin_softmax_loss", "ntxent_loss", "sigmoid_contrastive_loss"]
 # (issue 14 metric-learning B: insert imports and __all__ here)
 
 # -- segmentation (lossjax/_segmentation.py) --------------------------------------
+from lossjax._segmentation import dice_loss as dice_loss
+from lossjax._segmentation import focal_tversky_loss as focal_tversky_loss
+from lossjax._segmentation import generalized_dice_loss as generalized_dice_loss
+from lossjax._segmentation import lovasz_hinge_loss as lovasz_hinge_loss
+from lossjax._segmentation import lovasz_softmax_loss as lovasz_softmax_loss
+from lossjax._segmentation import tversky_loss as tversky_loss
+
+__all__ += [
+    "dice_loss",
+    "focal_tversky_loss",
+    "generalized_dice_loss",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
+    "tversky_loss",
+]
 # (issue 14 segmentation: insert imports and __all__ here)
 
 # -- detection and CTC (lossjax/_detection.py, lossjax/_ctc.py) --------------------
+from lossjax._ctc import ctc_loss as ctc_loss
+from lossjax._detection import box_iou_loss as box_iou_loss
+
+__all__ += ["box_iou_loss", "ctc_loss"]
 # (issue 14 detection+ctc: insert imports and __all__ here)
 
 # -- knowledge distillation (lossjax/_distillation.py) ----------------------------

@@ -48,6 +48,8 @@ _SYMBOLS = {
     "langle": "⟨",
     "rangle": "⟩",
     "lVert": "‖",
+    "lvert": "|",
+    "rvert": "|",
     "rVert": "‖",
     "quad": "  ",
     "qquad": "\n",
@@ -123,7 +125,9 @@ def latex_to_text(tex: str) -> str:
     for code, char in zip("\x01\x02\x06\x07\x08", "{}_^_", strict=True):
         s = s.replace(code, char)
     s = re.sub(r" *\n *", "\n", re.sub(r"[ \t]+", " ", s))
-    return unicodedata.normalize("NFC", _cases(s))  # y + combining hat -> ŷ
+    # Rows of an aligned block outside `cases`: one line each, alignment marks dropped.
+    s = re.sub(r" *\x03 *", "\n", _cases(s)).replace(" & ", " ").replace("&", "")
+    return unicodedata.normalize("NFC", s)  # y + combining hat -> ŷ
 
 
 def _font_or_accent(m: re.Match) -> str:

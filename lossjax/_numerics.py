@@ -6,6 +6,7 @@ compiler. The losses call these rather than writing their own variants.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -87,3 +88,55 @@ def label_signs(labels: jax.Array, dtype: Any) -> jax.Array:
     sparsemax) all read their labels through this one mapping.
     """
     return jnp.where(labels > 0, 1.0, -1.0).astype(dtype)
+
+
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(x)`` for ``x >= 0`` whose derivative at 0 is 0 instead of NaN."""
+    positive = x > 0
+    # Double `where`: the sqrt never sees 0, so its derivative is finite.
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, jnp.ones_like(x))), 0.0)
+
+
+def power_of_two_exponent(magnitude: jax.Array) -> jax.Array:
+    """The ``e`` of ``magnitude = f 2**e``, ``f`` in ``[1/2, 1)`` (0 for 0), held constant.
+
+    Clipped so that ``2**e`` and ``2**-e`` are normal numbers of the dtype.
+    Multiplying by ``2**-e`` is exact, so a loss that does not depend on the
+    scale of its inputs can rescale them by it to keep squares and their
+    derivatives within range.
+    """
+    _, exponent = jnp.frexp(jax.lax.stop_gradient(magnitude))
+    limit = jnp.finfo(magnitude.dtype).maxexp - 2
+    return jnp.clip(exponent, -limit, limit)
+
+
+def norm_floor(dtype: Any) -> float:
+    """``sqrt(tiny)`` of ``dtype``: 2**-63 for float32/bfloat16, 2**-7 for float16.
+
+    Dividing by ``max(||x||, floor)`` bounds the gradient of ``x / ||x||``
+    (which grows like ``1 / ||x||``) by ``1 / floor``, about the square root of
+    the largest finite number of the input's dtype, so the gradient cast back
+    to that dtype stays finite; for float32 the floor is far below any real
+    embedding norm.
+    """
+    return math.sqrt(float(jnp.finfo(dtype).tiny))
+
+
+def safe_normalize(x: jax.Array, floor: float) -> jax.Array:
+    """``x / max(||x||, floor)`` along the last axis, finitely differentiable everywhere.
+
+    Computed as ``u / max(||u||, floor / 2**e)`` with ``u = x / 2**e`` and
+    ``2**e`` the power of two just above the largest absolute entry
+    (:func:`power_of_two_exponent`), which is exact because the result does
+    not depend on it. Then ``||u||`` lies in ``[1/2, sqrt(D)]``: the squared
+    norm neither overflows nor underflows, and no intermediate of the
+    derivative is larger than the derivative itself (dividing by
+    ``max(||x||, floor)**2`` directly would overflow near the floor). The zero
+    vector maps to itself.
+    """
+    exponent = power_of_two_exponent(jnp.max(jnp.abs(x), axis=-1, keepdims=True, initial=0.0))
+    # (Multiplying by 2**-e is exact; dividing by the maximum would flush to 0 above 2**126.)
+    scale = jnp.ldexp(jnp.ones((), x.dtype), -exponent)
+    x = x * scale
+    norm = safe_sqrt(jnp.sum(jnp.square(x), axis=-1, keepdims=True))
+    return x / jnp.maximum(norm, floor * scale)

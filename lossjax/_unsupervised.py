@@ -41,7 +41,6 @@ Numerics choices:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -69,50 +68,6 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 # points with the (centred) matrix-product expansion instead.
 _DIRECT_ASSIGNMENT_MAX_ELEMENTS = 2**22
 _RECONSTRUCTION_KINDS = ("mse", "mae", "bce")
-
-
-def _safe_sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(x)`` for ``x >= 0`` whose derivative at 0 is 0 instead of NaN."""
-    positive = x > 0
-    # Double `where`: the sqrt never sees 0, so its derivative is finite.
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, jnp.ones_like(x))), 0.0)
-
-
-def _norm_floor(dtype: Any) -> float:
-    """``sqrt(tiny)`` of ``dtype``: 2**-63 for float32/bfloat16, 2**-7 for float16.
-
-    Dividing by ``max(||x||, floor)`` bounds the gradient of ``x / ||x||``
-    (which grows like ``1 / ||x||``) by ``1 / floor``, about the square root of
-    the largest finite number of the input's dtype, so the gradient cast back
-    to that dtype stays finite; for float32 the floor is far below any real
-    embedding norm.
-    """
-    return math.sqrt(float(jnp.finfo(dtype).tiny))
-
-
-def _safe_normalize(x: jax.Array, floor: float) -> jax.Array:
-    """``x / max(||x||, floor)`` along the last axis, finitely differentiable everywhere.
-
-    Computed as ``u / max(||u||, floor / 2**e)`` with ``u = x / 2**e`` and
-    ``2**e`` the power of two just above the largest absolute entry (1 for the
-    zero vector), held constant for differentiation, which is exact because
-    the result does not depend on it.
-    Then ``||u||`` lies in ``[1/2, sqrt(D)]``: the squared norm neither overflows
-    nor underflows, and no intermediate of the derivative is larger than the
-    derivative itself (dividing by ``max(||x||, floor)**2`` directly would
-    overflow near the floor). The zero vector maps to itself.
-    """
-    # m = f 2**e with f in [1/2, 1) (e = 0 for the zero vector). Multiplying by the power
-    # of two 2**-e is exact; dividing by m would multiply by 1/m, which flushes to 0 above
-    # 2**126.
-    _, exponent = jnp.frexp(jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True)))
-    # The exponent is kept within the normal range, so that 2**-e is a normal number
-    # (a subnormal maximum would ask for a power beyond the largest finite one).
-    limit = jnp.finfo(x.dtype).maxexp - 2
-    scale = jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(exponent, -limit, limit))
-    x = x * scale
-    norm = _safe_sqrt(jnp.sum(jnp.square(x), axis=-1, keepdims=True))
-    return x / jnp.maximum(norm, floor * scale)
 
 
 # --------------------------------------------------------------------------- k-means
@@ -443,7 +398,7 @@ def contrastive_loss(
     # Halves: a - b of two finite vectors can overflow, a/2 - b/2 cannot. d^2 then
     # overflows only where the loss does, and d -> inf leaves the hinge exactly 0.
     half_squared = jnp.sum(jnp.square(0.5 * a - 0.5 * b), axis=-1)
-    hinge = jnp.maximum(margin - 2.0 * _safe_sqrt(half_squared), 0.0)
+    hinge = jnp.maximum(margin - 2.0 * _numerics.safe_sqrt(half_squared), 0.0)
     # A dissimilar pair (s = 0) takes no d^2: 0 * inf would be NaN in value and gradient.
     pull = jnp.where(similar > 0, 4.0 * half_squared, 0.0)
     values = similar * pull + (1.0 - similar) * jnp.square(hinge)
@@ -496,8 +451,6 @@ def _nce_direction(
     aliases=(
         "infonce",
         "info_nce",
-        "ntxent",
-        "nt_xent",
     ),
     presets={"clip": {"symmetric": True}},
     default=True,
@@ -629,8 +582,8 @@ def info_nce_loss(
     keys = mask_inputs(where, keys, 0.0, axis=1)
     temperature = _checks.hyperparameter(temperature, dtype)
     if normalize:
-        queries = _safe_normalize(queries, _norm_floor(query_dtype))
-        keys = _safe_normalize(keys, _norm_floor(key_dtype))
+        queries = _numerics.safe_normalize(queries, _numerics.norm_floor(query_dtype))
+        keys = _numerics.safe_normalize(keys, _numerics.norm_floor(key_dtype))
 
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local_batch
     positive = offset + jnp.arange(local_batch)

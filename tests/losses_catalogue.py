@@ -223,6 +223,136 @@ def _diffusion(rng):
     )
 
 
+# -- segmentation (lossjax/_segmentation.py): R images of 3x3 pixels, K classes, channels-last
+SIDE = 3
+
+
+def _seg_labels(rng, num_classes=K):
+    return rng.integers(0, num_classes, size=(B, R, SIDE, SIDE)).astype(np.int32)
+
+
+def _seg_onehot(rng):
+    logits = _normal(rng, B, R, SIDE, SIDE, K, scale=2.0)
+    return (logits, np.eye(K, dtype=np.float32)[_seg_labels(rng)]), (0, 0), {}
+
+
+def _seg_map(rng):
+    return (_normal(rng, B, R, SIDE, SIDE, K, scale=2.0), _seg_labels(rng)), (0, 0), {}
+
+
+def _seg_multilabel(rng):  # K independent sigmoid channels
+    masks = (rng.uniform(size=(B, R, SIDE, SIDE, K)) < 0.4).astype(np.float32)
+    return (_normal(rng, B, R, SIDE, SIDE, K, scale=2.0), masks), (0, 0), {"activation": "sigmoid"}
+
+
+def _lovasz_binary(rng):
+    labels = _seg_labels(rng, 2)
+    return (_normal(rng, B, R, SIDE, SIDE, scale=2.0), labels), (0, 0), {}
+
+
+# -- issue 14 detection+ctc (lossjax/_detection.py, lossjax/_ctc.py)
+
+
+def _boxes(rng, same_aspect=False):
+    """Valid boxes (x1 < x2, y1 < y2) [B, R, 4] and overlapping-or-not targets."""
+    corner, size = _uniform4(rng, 0.0, 4.0), _uniform4(rng, 0.5, 3.0)
+    target_corner = _uniform4(rng, 0.0, 4.0)
+    if same_aspect:
+        target_size = size * _uniform4(rng, 0.5, 2.0)[..., :1]
+    else:
+        target_size = _uniform4(rng, 0.5, 3.0)
+    boxes = np.concatenate([corner, corner + size], axis=-1)
+    targets = np.concatenate([target_corner, target_corner + target_size], axis=-1)
+    return boxes.astype(np.float32), targets.astype(np.float32)
+
+
+def _uniform4(rng, low, high):
+    return rng.uniform(low, high, size=(B, R, 2))
+
+
+def _box_iou(kind):
+    def make(rng):
+        # CIoU: equal aspect ratios (v = 0), where its constant-alpha gradient (torchvision's)
+        # is the exact derivative; elsewhere it is not by design (tests/test_detection.py).
+        return _boxes(rng, same_aspect=kind == "ciou"), (0, 0), {"kind": kind}
+
+    return make
+
+
+CTC_FRAMES, CTC_VOCAB, CTC_LABELS = 6, 4, 3
+
+
+def _ctc(rng):
+    """Logits [B, R, 6, 4], labels [B, R, 3] (blank 0); the last frame and label are padding."""
+    labels = rng.integers(1, CTC_VOCAB, size=(B, R, CTC_LABELS)).astype(np.int32)
+    kwargs = {
+        "logit_paddings": (np.arange(CTC_FRAMES) == CTC_FRAMES - 1)[None].astype(np.float32),
+        "label_paddings": (np.arange(CTC_LABELS) == CTC_LABELS - 1)[None].astype(np.float32),
+        # (Declared paddings include 1.0 everywhere: no alignment, 0 rather than inf.)
+        "zero_infinity": True,
+    }
+    return (_normal(rng, B, R, CTC_FRAMES, CTC_VOCAB, scale=2.0), labels), (0, 0), kwargs
+
+
+# -- issue 14 metric-learning A (lossjax/_metric_learning.py)
+
+
+def _triplets(rng):
+    """(anchor, positive, negative) [B, R, 3]; margin 2 keeps most hinges active."""
+    args = tuple(_normal(rng, B, R, 3) for _ in range(3))
+    return args, (0, 0, 0), {"margin": 2.0}
+
+
+def _mined(mining, distance="euclidean"):
+    """Embeddings [B, R, 3], labels [B, R]: two classes of two in each slice, so every
+    anchor has a positive and a negative (and the mean is that of the per-anchor values)."""
+
+    def make(rng):
+        labels = np.stack([rng.permutation([0, 0, 1, 1]) for _ in range(B)]).astype(np.int32)
+        kwargs = {"mining": mining, "distance": distance, "margin": 2.0}
+        return (_normal(rng, B, R, 3), labels), (0, 0), kwargs
+
+    return make
+
+
+def _signs(rng):
+    return np.where(rng.uniform(size=(B, R)) < 0.5, -1, 1).astype(np.int32)
+
+
+def _cosine_pairs(rng):
+    args = (_normal(rng, B, R, 3), _normal(rng, B, R, 3), _signs(rng))
+    return args, (0, 0, 0), {"margin": 0.2}
+
+
+def _ranked_pairs(rng):
+    args = (_normal(rng, B, R), _normal(rng, B, R), _signs(rng).astype(np.float32))
+    return args, (0, 0, 0), {"margin": 0.5}
+
+
+def _hinge_distances(rng):
+    return (_uniform(rng, 0.0, 2.0), _signs(rng)), (0, 0), {}
+
+
+# -- issue 14 metric-learning B (lossjax/_contrastive.py): each slice is a batch of R
+# embeddings in two groups of two, so every anchor has one positive and two negatives
+def _grouped_embeddings(rng):
+    labels = np.stack([rng.permutation([0, 0, 1, 1]) for _ in range(B)]).astype(np.int32)
+    return (_normal(rng, B, R, 3), labels), (0, 0), {}
+
+
+def _siglip(rng):
+    return (
+        (_normal(rng, B, R, 3), _normal(rng, B, R, 3)),
+        (0, 0),
+        {"temperature": 0.5, "bias": -1.0},
+    )
+
+
+def _margin_softmax(rng):
+    cosines = rng.uniform(-0.95, 0.95, size=(B, R, K)).astype(np.float32)
+    return (cosines, rng.integers(0, K, size=(B, R)).astype(np.int32)), (0, 0), {"scale": 4.0}
+
+
 CATALOGUE = [
     Spec("mean_squared_error", "mean_squared_error", _pair()),
     Spec("mean_absolute_error", "mean_absolute_error", _pair(), smooth=False),
@@ -374,9 +504,116 @@ CATALOGUE = [
     ),
     Spec("gradient_penalty", "gradient_penalty", _penalty),
     Spec("diffusion_loss", "diffusion_loss", _diffusion),
+    # -- metric learning (lossjax/_metric_learning.py)
+    Spec(
+        "triplet_margin_loss", "triplet_margin_loss", _triplets, smooth=False, diff_args=(0, 1, 2)
+    ),
+    Spec(
+        "triplet_margin_loss_swap_p3",
+        "triplet_margin_loss",
+        _with({"swap": True, "p": 3.0}, _triplets),
+        smooth=False,
+        diff_args=(0, 1, 2),
+    ),
+    Spec(
+        "batch_triplet_loss",
+        "batch_triplet_loss",
+        _mined("batch_hard"),
+        smooth=False,
+        independent=False,
+    ),
+    Spec(
+        "batch_triplet_loss_batch_all_squared",
+        "batch_triplet_loss",
+        _mined("batch_all", "squared_euclidean"),
+        smooth=False,
+        independent=False,
+    ),
+    Spec(
+        "batch_triplet_loss_semi_hard",
+        "batch_triplet_loss",
+        _mined("semi_hard"),
+        smooth=False,
+        independent=False,
+    ),
+    Spec(
+        "batch_triplet_loss_cosine",
+        "batch_triplet_loss",
+        _mined("batch_hard", "cosine"),
+        smooth=False,
+        independent=False,
+    ),
+    Spec(
+        "cosine_embedding_loss",
+        "cosine_embedding_loss",
+        _cosine_pairs,
+        smooth=False,
+        diff_args=(0, 1),
+    ),
+    Spec(
+        "margin_ranking_loss", "margin_ranking_loss", _ranked_pairs, smooth=False, diff_args=(0, 1)
+    ),
+    Spec("hinge_embedding_loss", "hinge_embedding_loss", _hinge_distances, smooth=False),
     # -- issue 14 metric-learning A: insert Specs above this line --
+    Spec(
+        "ntxent_loss",
+        "ntxent_loss",
+        _with({"temperature": 0.5}, _grouped_embeddings),
+        independent=False,
+    ),
+    Spec(
+        "sigmoid_contrastive_loss",
+        "sigmoid_contrastive_loss",
+        _siglip,
+        independent=False,
+        diff_args=(0, 1),
+    ),
+    Spec("margin_softmax_loss", "margin_softmax_loss", _margin_softmax),
+    Spec(
+        "margin_softmax_loss_combined",
+        "margin_softmax_loss",
+        _with(
+            {"angular_margin": 0.3, "additive_margin": 0.2, "multiplicative_margin": 1.5},
+            _margin_softmax,
+        ),
+    ),
+    Spec(
+        "circle_loss",
+        "circle_loss",
+        # gamma scales the gradients and their float32 rounding (sharded sums differ by
+        # ~1e-6 of the largest entry): gamma = 1 keeps them within the distributed tests' atol.
+        _with({"gamma": 1.0, "margin": 0.25}, _grouped_embeddings),
+        independent=False,
+    ),
     # -- issue 14 metric-learning B: insert Specs above this line --
+    Spec("dice_loss", "dice_loss", _seg_onehot),
+    Spec(
+        "dice_loss_class_map_weighted",
+        "dice_loss",
+        _with({"class_weights": np.array([0.0, 1.0, 2.0, 1.0, 0.5], np.float32)}, _seg_map),
+    ),
+    Spec("dice_loss_sigmoid", "dice_loss", _seg_multilabel),
+    Spec("generalized_dice_loss", "generalized_dice_loss", _seg_map),
+    Spec("tversky_loss", "tversky_loss", _with({"alpha": 0.3, "beta": 0.7}, _seg_onehot)),
+    Spec(
+        "focal_tversky_loss",
+        "focal_tversky_loss",
+        _with({"alpha": 0.3, "beta": 0.7, "smooth": 0.5}, _seg_map),
+    ),
+    Spec("lovasz_hinge_loss", "lovasz_hinge_loss", _lovasz_binary, smooth=False),
+    Spec("lovasz_softmax_loss", "lovasz_softmax_loss", _seg_map, smooth=False),
+    Spec(
+        "lovasz_softmax_loss_all",
+        "lovasz_softmax_loss",
+        _with({"classes": "all"}, _seg_map),
+        smooth=False,
+    ),
     # -- issue 14 segmentation: insert Specs above this line --
+    Spec("box_iou_loss", "box_iou_loss", _box_iou("giou"), diff_args=(0, 1)),
+    Spec("box_iou_loss_iou", "box_iou_loss", _box_iou("iou"), diff_args=(0, 1)),
+    Spec("box_iou_loss_diou", "box_iou_loss", _box_iou("diou"), diff_args=(0, 1)),
+    Spec("box_iou_loss_ciou", "box_iou_loss", _box_iou("ciou"), diff_args=(0, 1)),
+    Spec("ctc_loss", "ctc_loss", _ctc),
     # -- issue 14 detection+ctc: insert Specs above this line --
 ]
 

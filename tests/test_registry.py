@@ -254,8 +254,8 @@ def test_looking_up_an_undeclared_hyperparameter_is_a_key_error():
         ("reconstruction", "reconstruction_loss"),
         ("contrastive", "contrastive_loss"),
         ("infonce", "info_nce_loss"),
-        ("ntxent", "info_nce_loss"),
-        ("NT-Xent", "info_nce_loss"),
+        ("ntxent", "ntxent_loss"),
+        ("NT-Xent", "ntxent_loss"),
         ("fused_ce", "linear_cross_entropy"),
         ("Sparse CCE", "sparse_categorical_cross_entropy"),
         ("huber_loss", "huber_loss"),
@@ -275,7 +275,7 @@ def test_penalty_names_are_not_error_losses_and_clip_is_the_symmetric_loss():
     clip = lossjax.get("clip")
     assert clip.func is lossjax.info_nce_loss and clip.keywords == {"symmetric": True}
     assert lossjax.get("clip", temperature=0.2).keywords == {"symmetric": True, "temperature": 0.2}
-    assert lossjax.get("ntxent").keywords == {}
+    assert lossjax.get("ntxent").func is lossjax.ntxent_loss
     q, k = jnp.eye(3), jnp.eye(3)[::-1]
     np.testing.assert_allclose(clip(q, k), lossjax.info_nce_loss(q, k, symmetric=True))
 
@@ -322,7 +322,11 @@ def test_available_filters_by_task():
         "sparsemax_loss",
     }
     assert "linear_cross_entropy" in by_task["multiclass"]
-    assert set(by_task["embedding"]) == {"contrastive_loss", "info_nce_loss"}
+    assert by_task["embedding"][0] == "info_nce_loss"
+    assert {"batch_triplet_loss", "ntxent_loss", "margin_softmax_loss"} <= set(by_task["embedding"])
+    assert by_task["segmentation"][0] == "dice_loss"
+    assert by_task["detection"] == ["box_iou_loss"]
+    assert by_task["sequence"] == ["ctc_loss"]
     assert by_task["ranking"][0] == "ranking.softmax_loss"
     assert by_task["distillation"] == ["distillation_loss"]
     assert by_task["preference"] == ["dpo_loss", "simpo_loss", "orpo_loss"]
