@@ -40,6 +40,7 @@ from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
     Reduction,
+    gather_batch,
     mask_inputs,
     prepare_class_labels,
     prepare_where,
@@ -86,12 +87,6 @@ def _embeddings_and_labels(
     return embeddings.astype(_checks.compute_dtype(embeddings)), labels, input_dtype
 
 
-def _gather(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
-    if axis_name is None:
-        return x
-    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
-
-
 def _pair_masks(
     labels: jax.Array, where: jax.Array | None, axis_name: AxisName | None
 ) -> tuple[jax.Array, jax.Array]:
@@ -102,13 +97,13 @@ def _pair_masks(
     """
     local = labels.shape[0]
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local
-    all_labels = _gather(labels, axis_name)
+    all_labels = gather_batch(labels, axis_name)
     same = labels[:, None] == all_labels[None, :]
     own = (offset + jnp.arange(local))[:, None] == jnp.arange(all_labels.shape[0])[None, :]
     positive, negative = same & ~own, ~same
     if where is not None:
         # all_gather of a bool array is not supported everywhere; gather it as int8.
-        kept = (_gather(where.astype(jnp.int8), axis_name) > 0)[None, :]
+        kept = (gather_batch(where.astype(jnp.int8), axis_name) > 0)[None, :]
         positive, negative = positive & kept, negative & kept
     return positive, negative
 
@@ -216,7 +211,7 @@ def ntxent_loss(
     temperature = _checks.hyperparameter(temperature, x.dtype)
     x = _normalize(x, input_dtype)
 
-    logits = jnp.matmul(x, _gather(x, axis_name).T, precision=_HIGHEST) / temperature
+    logits = jnp.matmul(x, gather_batch(x, axis_name).T, precision=_HIGHEST) / temperature
     positive, negative = _pair_masks(labels, where, axis_name)
     lse_negatives, has_negative = _masked_logsumexp(logits, negative)
     # -log(e^s_ip / (e^s_ip + sum_n e^s_in)) = softplus(LSE_n s_in - s_ip); 0 without negatives.
@@ -651,7 +646,7 @@ def circle_loss(
     if normalize:
         x = _normalize(x, input_dtype)
 
-    similarity = jnp.matmul(x, _gather(x, axis_name).T, precision=_HIGHEST)
+    similarity = jnp.matmul(x, gather_batch(x, axis_name).T, precision=_HIGHEST)
     distance = jnp.maximum(1.0 - similarity, 0.0)
     positive, negative = _pair_masks(labels, where, axis_name)
     alpha_p = jnp.maximum(margin + distance, 0.0)

@@ -52,6 +52,7 @@ from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
     Reduction,
+    gather_batch,
     mask_inputs,
     prepare_where,
     reduce_loss,
@@ -72,12 +73,6 @@ DISTANCES = ("euclidean", "squared_euclidean", "cosine")
 # ------------------------------------------------------------------------ shared numerics
 
 
-def _safe_power(x: jax.Array, exponent: jax.Array | float) -> jax.Array:
-    """``x ** exponent`` for ``x >= 0``, 0 with a zero derivative where ``x == 0``."""
-    positive = x > 0
-    return jnp.where(positive, jnp.where(positive, x, jnp.ones_like(x)) ** exponent, 0.0)
-
-
 def _power_of_two_scale(x: jax.Array, axis: Any) -> tuple[jax.Array, jax.Array]:
     """``(2**-e, 2**e)`` with ``2**e`` just above ``max |x|`` over ``axis`` (kept dims).
 
@@ -96,7 +91,7 @@ def _p_norm(u: jax.Array, p: jax.Array | float) -> jax.Array:
     """``(sum_k |u_k|**p)**(1/p)`` over the last axis of a scaled ``u`` (entries <= 4)."""
     if _checks.is_static(p) and float(p) == 2.0:
         return _numerics.safe_sqrt(jnp.sum(jnp.square(u), axis=-1))
-    return _safe_power(jnp.sum(_safe_power(jnp.abs(u), p), axis=-1), 1.0 / p)
+    return _numerics.safe_power(jnp.sum(_numerics.safe_power(jnp.abs(u), p), axis=-1), 1.0 / p)
 
 
 def _distance_gradient(halves: jax.Array, p: Any) -> tuple[float, jax.Array]:
@@ -118,7 +113,7 @@ def _distance_gradient(halves: jax.Array, p: Any) -> tuple[float, jax.Array]:
     if _checks.is_static(p) and float(p) == 2.0:
         direction = u / safe
     else:
-        direction = jnp.sign(u) * _safe_power(jnp.abs(u) / safe, p - 1.0)
+        direction = jnp.sign(u) * _numerics.safe_power(jnp.abs(u) / safe, p - 1.0)
     return 2.0, jnp.where(nonzero, direction, 0.0)
 
 
@@ -298,12 +293,6 @@ def triplet_margin_loss(
 
 
 # ------------------------------------------------------------------ triplets mined in a batch
-
-
-def _all_gather(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
-    if axis_name is None:
-        return x
-    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
 
 
 def _batch_distances(
@@ -498,12 +487,12 @@ def batch_triplet_loss(
     labels = labels.astype(jnp.int32)
     margin = _checks.hyperparameter(margin, dtype)
 
-    candidates = _all_gather(x, axis_name)
-    candidate_labels = _all_gather(labels, axis_name)
+    candidates = gather_batch(x, axis_name)
+    candidate_labels = gather_batch(labels, axis_name)
     if where is None:
         kept = jnp.ones(candidates.shape[:1], bool)
     else:  # all_gather of a bool array is not supported everywhere; gather it as int8.
-        kept = _all_gather(where.astype(jnp.int8), axis_name) > 0
+        kept = gather_batch(where.astype(jnp.int8), axis_name) > 0
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local
     same = labels[:, None] == candidate_labels[None, :]
     itself = (offset + jnp.arange(local))[:, None] == jnp.arange(candidates.shape[0])[None, :]

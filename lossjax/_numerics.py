@@ -140,3 +140,13 @@ def safe_normalize(x: jax.Array, floor: float) -> jax.Array:
     x = x * scale
     norm = safe_sqrt(jnp.sum(jnp.square(x), axis=-1, keepdims=True))
     return x / jnp.maximum(norm, floor * scale)
+
+
+def safe_power(x: jax.Array, exponent: Any) -> jax.Array:
+    """``x ** exponent`` for ``x >= 0``: 0 with a zero derivative where ``x == 0``.
+
+    (``0 ** p`` has an infinite derivative for ``p < 1`` and a NaN one in the exponent.)
+    """
+    positive = x > 0
+    power = jnp.power(jnp.where(positive, x, jnp.ones_like(x)), exponent)
+    return jnp.where(positive, power, jnp.zeros((), power.dtype))

@@ -340,6 +340,18 @@ def _reduce_sequences(
     return jnp.where(nonzero, total / safe_count, jnp.zeros((), dtype))
 
 
+def gather_batch(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
+    """The global batch: ``x`` of every device along ``axis_name``, concatenated on axis 0.
+
+    For losses whose examples meet other examples (in-batch negatives, mined
+    triplets): each device keeps its own anchors and sees every candidate. ``x``
+    itself without ``axis_name``.
+    """
+    if axis_name is None:
+        return x
+    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
+
+
 def prepare_pair(
     name_a: str,
     a: Any,

@@ -183,13 +183,6 @@ def _class_mean(values: jax.Array, class_weights: Any) -> jax.Array:
     return _numerics.safe_divide(jnp.sum(w[None, :] * values, axis=-1), jnp.sum(w))
 
 
-def _power(base: jax.Array, exponent: jax.Array) -> jax.Array:
-    """``base ** exponent`` for ``base >= 0`` (exponent > 0); 0 with a zero gradient at 0."""
-    positive = base > 0
-    power = jnp.power(jnp.where(positive, base, 1.0), exponent)
-    return jnp.where(positive, power, jnp.zeros((), base.dtype))
-
-
 # -- Dice and Tversky -------------------------------------------------------------------------
 
 
@@ -503,7 +496,7 @@ def focal_tversky_loss(
     dtype = p.dtype
     a, b, g, s = (_checks.hyperparameter(v, dtype) for v in (alpha, beta, gamma, smooth))
     base = jnp.maximum(1.0 - _tversky_index(tp, fp, fn, a, b, s), 0.0)
-    values = _class_mean(_power(base, g), class_weights)
+    values = _class_mean(_numerics.safe_power(base, g), class_weights)
     return reduce_loss(
         values, reduction=reduction, weights=weights, where=where, axis_name=axis_name
     )

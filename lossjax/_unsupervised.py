@@ -50,6 +50,7 @@ from lossjax import _checks, _numerics
 from lossjax._reduction import (
     AxisName,
     Reduction,
+    gather_batch,
     mask_inputs,
     prepare_pair,
     prepare_where,
@@ -410,12 +411,6 @@ def contrastive_loss(
 # ---------------------------------------------------------------------------- InfoNCE
 
 
-def _all_gather_batch(x: jax.Array, axis_name: AxisName | None) -> jax.Array:
-    if axis_name is None:
-        return x
-    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
-
-
 def _nce_direction(
     anchors: jax.Array,
     candidates: jax.Array,
@@ -588,13 +583,11 @@ def info_nce_loss(
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local_batch
     positive = offset + jnp.arange(local_batch)
     # all_gather of a bool array is not supported everywhere; gather it as int8.
-    keep = None if where is None else _all_gather_batch(where.astype(jnp.int8), axis_name) > 0
-    values = _nce_direction(
-        queries, _all_gather_batch(keys, axis_name), keep, positive, temperature
-    )
+    keep = None if where is None else gather_batch(where.astype(jnp.int8), axis_name) > 0
+    values = _nce_direction(queries, gather_batch(keys, axis_name), keep, positive, temperature)
     if symmetric:
         backward = _nce_direction(
-            keys, _all_gather_batch(queries, axis_name), keep, positive, temperature
+            keys, gather_batch(queries, axis_name), keep, positive, temperature
         )
         values = 0.5 * (values + backward)
     return reduce_loss(
