@@ -6,8 +6,19 @@ here, before anything imports jax.
 
 import os
 
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+# The suite compiles thousands of tiny programs once each: LLVM's optimisation passes
+# would be most of its run time, and they do not change what the tests check (the
+# mathematics; XLA's own HLO passes still run). A caller's own setting wins.
+os.environ["XLA_FLAGS"] = " ".join(
+    [
+        os.environ.get("XLA_FLAGS", ""),
+        "--xla_force_host_platform_device_count=8",
+        *(
+            []
+            if "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "")
+            else ["--xla_backend_optimization_level=0"]
+        ),
+    ]
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
