@@ -81,7 +81,7 @@ TASK_TITLES = {
     "ranking": "Ranking (lossjax.ranking)",
     "segmentation": "Segmentation",
     "detection": "Detection (bounding boxes)",
-    "sequence": "Sequences (CTC, token-level losses)",
+    "sequence": "Sequences (CTC, token-level cross-entropy)",
     "distillation": "Knowledge distillation",
     "preference": "Preference optimisation",
     "generative": "Generative models",
