@@ -70,11 +70,16 @@ def mask_inputs(
     the input first makes both the value and the gradient exactly zero there.
 
     ``where`` has the per-example shape; ``axis`` is the position of an extra
-    class/feature axis that ``x`` has and ``where`` lacks.
+    class/feature axis that ``x`` has and ``where`` lacks. Without ``axis``, the
+    axes of ``x`` beyond those of ``where`` (an image's pixels and classes) are
+    the example's own: the mask covers them whole.
     """
     if where is None:
         return x
-    mask = where if axis is None else jnp.expand_dims(where, axis)
+    if axis is None:
+        mask = where.reshape(where.shape + (1,) * (x.ndim - where.ndim))
+    else:
+        mask = jnp.expand_dims(where, axis)
     return jnp.where(mask, x, jnp.asarray(fill, dtype=x.dtype))
 
 

@@ -46,6 +46,7 @@ from lossjax._reduction import (
     Reduction,
     class_last,
     class_vector,
+    mask_inputs,
     prepare_where,
     reduce_loss,
 )
@@ -70,14 +71,6 @@ BETA = real("beta", "weight of the false negatives (Salehi et al. 2017)", lower=
 
 
 # -- the front: images with a class axis, and their targets ----------------------------------
-
-
-def _mask_images(where: jax.Array | None, x: jax.Array, fill: float) -> jax.Array:
-    """``x`` with the images that ``where`` removes replaced by ``fill`` (NaN-proof)."""
-    if where is None:
-        return x
-    mask = where.reshape(where.shape + (1,) * (x.ndim - 1))
-    return jnp.where(mask, x, jnp.asarray(fill, x.dtype))
 
 
 def _images(name: str, x: jax.Array, axis: int) -> jax.Array:
@@ -133,10 +126,10 @@ def _prepare(
     dtype = _checks.compute_dtype(moved, targets)
     batch = moved.shape[0]
     where = prepare_where(where, (batch,))
-    moved = _mask_images(where, moved.astype(dtype), 0.0)
+    moved = mask_inputs(where, moved.astype(dtype), 0.0)
     if is_map:
         labels = targets.astype(jnp.int32)
-        labels = _mask_images(where, labels, 0)
+        labels = mask_inputs(where, labels, 0)
         # Out-of-range classes one-hot to nothing; checked mode raises.
         _checks.check_class_labels("targets", labels, max(num_classes, 2))
         if num_classes == 1:
@@ -144,7 +137,7 @@ def _prepare(
         else:
             t = jax.nn.one_hot(labels, num_classes, dtype=dtype)
     else:
-        t = _mask_images(where, class_last("targets", targets, axis).astype(dtype), 0.0)
+        t = mask_inputs(where, class_last("targets", targets, axis).astype(dtype), 0.0)
         _checks.check_unit_interval("targets", t, "masks or probabilities in [0, 1]")
     moved = moved.reshape(batch, -1, num_classes)
     t = t.reshape(batch, -1, num_classes)
@@ -729,8 +722,8 @@ def lovasz_hinge_loss(
         )
     batch = logits.shape[0]
     where = prepare_where(where, (batch,))
-    logits = _mask_images(where, logits.astype(_checks.compute_dtype(logits)), 0.0)
-    labels = _mask_images(where, labels, 0)
+    logits = mask_inputs(where, logits.astype(_checks.compute_dtype(logits)), 0.0)
+    labels = mask_inputs(where, labels, 0)
     _check_binary_labels(labels)
     foreground = (labels == 1).astype(jnp.int32).reshape(batch, -1)
     signs = (2 * foreground - 1).astype(logits.dtype)
@@ -838,8 +831,8 @@ def lovasz_softmax_loss(
         )
     batch = moved.shape[0]
     where = prepare_where(where, (batch,))
-    moved = _mask_images(where, moved.astype(_checks.compute_dtype(moved)), 0.0)
-    labels = _mask_images(where, labels.astype(jnp.int32), 0)
+    moved = mask_inputs(where, moved.astype(_checks.compute_dtype(moved)), 0.0)
+    labels = mask_inputs(where, labels.astype(jnp.int32), 0)
     _checks.check_class_labels("labels", labels, num_classes)
     moved = moved.reshape(batch, -1, num_classes)
     if from_logits:
